@@ -1,0 +1,57 @@
+# rt_jupyter — the two set-up commands are `make lab` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+LAB_PORT ?= 8888
+
+.PHONY: lab test lint typecheck pytest bench soak serve chromium js clean
+
+# Create the virtualenv and install the package (editable, with the widget bundle built by npm).
+$(STAMP): pyproject.toml js/package.json js/package-lock.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[test,lab,plot]"
+	touch $(STAMP)
+
+js: $(STAMP)
+	cd js && npm install --no-audit --no-fund && npm run build
+
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; \
+	fi
+
+# The main job: JupyterLab on the quickstart notebook (local service when no OPENAI_API_KEY is set).
+lab: $(STAMP) js
+	$(VENV)/bin/jupyter lab --ServerApp.port=$(LAB_PORT) notebooks/quickstart.ipynb
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rt_jupyter tests benchmarks
+	$(VENV)/bin/ruff format --check rt_jupyter tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) js chromium
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Everything the tests need, then ruff, mypy and the whole pytest suite.
+test: $(STAMP) js chromium lint typecheck pytest
+
+bench: $(STAMP) js
+	$(PY) -m benchmarks
+
+soak: $(STAMP) js chromium
+	$(VENV)/bin/pytest -m soak --run-soak $(PYTEST_ARGS)
+
+serve: $(STAMP)
+	$(VENV)/bin/rt-jupyter serve
+
+clean:
+	rm -rf $(VENV) js/node_modules rt_jupyter/static .mypy_cache .ruff_cache .pytest_cache

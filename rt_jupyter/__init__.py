@@ -1,0 +1,7 @@
+"""rt_jupyter: the OpenAI Realtime API in Jupyter notebooks."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
