@@ -1,0 +1,622 @@
+"""Tornado handlers of the local realtime service: REST (client secrets, beta sessions, WebRTC SDP,
+call control) and the WebSocket. :func:`make_handlers` returns routes under any prefix, so the same
+handlers run standalone (``rt-jupyter serve``) or mounted inside the Jupyter server."""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import tornado.web
+import tornado.websocket
+
+from ..protocol import DEFAULT_MODEL, Dialect, ProtocolError, SessionConfig, validate_session
+from ..protocol.dialects import session_to_ga
+from ..protocol.schema import Int, Obj, Str
+from ..protocol.schema import validate as schema_validate
+from .keys import GA_KEY_TTL_DEFAULT, AuthError, KeyStore, Principal
+from .session import Engines, LocalSession, SessionOptions
+
+__all__ = ["ServiceState", "make_handlers"]
+
+log = logging.getLogger("rt_jupyter.local")
+
+MAX_WS_MESSAGE = 32 * 1024 * 1024
+_BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+_KEY_SUBPROTOCOL = "openai-insecure-api-key."
+
+
+@dataclass
+class ServiceState:
+    """What every handler of one service shares."""
+
+    keys: KeyStore
+    engines: Engines
+    beta_shape_disabled: bool = False
+    max_session_s: dict[Dialect, float] = field(
+        default_factory=lambda: {Dialect.GA: 3600.0, Dialect.BETA: 1800.0}
+    )
+    cors: bool = True
+    allow_standard_keys: bool = True
+    default_model: str = DEFAULT_MODEL
+    ice_host: str = "127.0.0.1"
+    sessions: set[LocalSession] = field(default_factory=set)
+    calls: dict[str, Any] = field(default_factory=dict)
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="rtj-asr")
+    )
+    faults: Any = None
+    on_session: Callable[[LocalSession], None] | None = None
+
+    def session_config(
+        self,
+        principal: Principal,
+        *,
+        model: str | None,
+        transcription: bool = False,
+        dialect: Dialect = Dialect.GA,
+    ) -> SessionConfig:
+        """The starting configuration: defaults, then the ephemeral key's session, if any."""
+        ek = principal.ephemeral
+        requested = dict(ek.session) if ek is not None else {}
+        session_type = "transcription" if transcription else str(requested.get("type", "realtime"))
+        chosen_model = str(requested.get("model") or model or self.default_model)
+        config = SessionConfig.default(
+            chosen_model,
+            session_type=session_type,
+            expires_at=int(time.time() + self.max_session_s[dialect]),
+        )
+        update = {k: v for k, v in requested.items() if k not in ("model", "type")}
+        if update:
+            config.apply_update(update)
+        return config
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _bearer(handler: tornado.web.RequestHandler) -> str | None:
+    header = handler.request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+def _rest_error(
+    handler: tornado.web.RequestHandler,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+) -> None:
+    handler.set_status(status)
+    handler.set_header("Content-Type", "application/json")
+    error_type = "invalid_request_error" if status < 500 else "server_error"
+    handler.finish(
+        json.dumps(
+            {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+        )
+    )
+
+
+class _Base(tornado.web.RequestHandler):
+    state: ServiceState
+
+    def initialize(self, state: ServiceState) -> None:
+        self.state = state
+
+    def set_default_headers(self) -> None:
+        if getattr(self, "state", None) is not None and self.state.cors:
+            self.set_header("Access-Control-Allow-Origin", self.request.headers.get("Origin", "*"))
+            self.set_header(
+                "Access-Control-Allow-Headers",
+                "Authorization, Content-Type, OpenAI-Beta, OpenAI-Organization, OpenAI-Project, "
+                "OpenAI-Safety-Identifier, X-Stainless-Lang, X-Stainless-Package-Version, "
+                "X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, "
+                "X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Read-Timeout",
+            )
+            self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+            self.set_header("Access-Control-Expose-Headers", "Location")
+            self.set_header("Vary", "Origin")
+
+    def check_xsrf_cookie(self) -> None:  # API keys, not cookies, authenticate these routes
+        return None
+
+    def options(self, *args: Any) -> None:
+        self.set_status(204)
+        self.finish()
+
+    def authenticate(self, *, allow_standard: bool = True) -> Principal | None:
+        try:
+            return self.state.keys.authenticate(
+                _bearer(self),
+                allow_standard=allow_standard and self.state.allow_standard_keys,
+            )
+        except AuthError as exc:
+            self.set_status(exc.status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(exc.to_json()))
+            return None
+
+    def json_body(self) -> dict[str, Any] | None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            _rest_error(
+                self,
+                400,
+                f"We could not parse the JSON body of your request. ({exc})",
+                code="invalid_json",
+            )
+            return None
+        if not isinstance(body, dict):
+            _rest_error(self, 400, "The request body must be a JSON object.", code="invalid_json")
+            return None
+        return body
+
+    def protocol_error(self, exc: ProtocolError) -> None:
+        _rest_error(self, 400, exc.message, code=exc.code, param=exc.param)
+
+
+_EXPIRES_AFTER = Obj(
+    {"anchor": Str(["created_at"]), "seconds": Int(10, 7200)},
+)
+
+
+class ClientSecretsHandler(_Base):
+    """``POST /v1/realtime/client_secrets`` (GA): mint an ephemeral key for a session."""
+
+    def post(self) -> None:
+        principal = self.authenticate()
+        if principal is None:
+            return
+        body = self.json_body()
+        if body is None:
+            return
+        try:
+            schema_validate(
+                body,
+                Obj({"expires_after": _EXPIRES_AFTER, "session": Obj(open=True)}),
+            )
+            session = dict(body.get("session") or {"type": "realtime"})
+            session.setdefault("type", "realtime")
+            validate_session(session, Dialect.GA)
+            config = SessionConfig.default(
+                str(session.get("model") or self.state.default_model),
+                session_type=str(session["type"]),
+            )
+            config.apply_update({k: v for k, v in session.items() if k not in ("model", "type")})
+        except ProtocolError as exc:
+            self.protocol_error(exc)
+            return
+        ttl = int((body.get("expires_after") or {}).get("seconds", GA_KEY_TTL_DEFAULT))
+        stored = {**session, "model": config.model} if config.type == "realtime" else session
+        key = self.state.keys.mint(stored, owner=principal.owner, dialect=Dialect.GA, ttl=ttl)
+        wire = config.to_wire(Dialect.GA)
+        wire["expires_at"] = 0
+        self.finish({"value": key.value, "expires_at": int(key.expires_at), "session": wire})
+
+
+class BetaSessionsHandler(_Base):
+    """``POST /v1/realtime/sessions`` and ``/transcription_sessions`` (beta): session + key."""
+
+    def initialize(self, state: ServiceState, transcription: bool = False) -> None:  # type: ignore[override]
+        super().initialize(state)
+        self.transcription = transcription
+
+    def post(self) -> None:
+        principal = self.authenticate()
+        if principal is None:
+            return
+        body = self.json_body()
+        if body is None:
+            return
+        body.pop("client_secret", None)
+        model = body.pop("model", None)
+        try:
+            from ..protocol.schemas import BETA_TRANSCRIPTION_SESSION
+
+            if self.transcription:
+                schema_validate(body, BETA_TRANSCRIPTION_SESSION, "session")
+            else:
+                validate_session(body, Dialect.BETA)
+            canonical = session_to_ga(body, transcription=self.transcription)
+            config = SessionConfig.default(
+                str(model or self.state.default_model),
+                session_type="transcription" if self.transcription else "realtime",
+            )
+            config.apply_update({k: v for k, v in canonical.items() if k != "type"})
+        except ProtocolError as exc:
+            self.protocol_error(exc)
+            return
+        stored = {**canonical}
+        if model:
+            stored["model"] = model
+        key = self.state.keys.mint(stored, owner=principal.owner, dialect=Dialect.BETA)
+        wire = config.to_wire(Dialect.BETA)
+        wire["client_secret"] = {"value": key.value, "expires_at": int(key.expires_at)}
+        self.finish(wire)
+
+
+class CallsHandler(_Base):
+    """``POST /v1/realtime/calls`` (GA WebRTC): ``application/sdp`` with an ephemeral key, or
+    ``multipart/form-data`` with ``sdp`` and ``session`` parts and a standard key."""
+
+    async def post(self) -> None:
+        principal = self.authenticate()
+        if principal is None:
+            return
+        ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        session_update: dict[str, Any] | None = None
+        if ctype == "application/sdp":
+            offer = self.request.body.decode("utf-8", "replace")
+        elif ctype == "multipart/form-data":
+            parts = _multipart(self.request.headers.get("Content-Type", ""), self.request.body)
+            if "sdp" not in parts:
+                _rest_error(
+                    self,
+                    400,
+                    "Missing required parameter: 'sdp'.",
+                    code="missing_required_parameter",
+                    param="sdp",
+                )
+                return
+            offer = parts["sdp"]
+            if "session" in parts:
+                try:
+                    session_update = json.loads(parts["session"])
+                    validate_session(session_update, Dialect.GA)
+                except ValueError:
+                    _rest_error(
+                        self,
+                        400,
+                        "The 'session' part is not valid JSON.",
+                        code="invalid_json",
+                        param="session",
+                    )
+                    return
+                except ProtocolError as exc:
+                    self.protocol_error(exc)
+                    return
+        else:
+            _rest_error(
+                self,
+                400,
+                "Unsupported content type: send the SDP offer as application/sdp (with an "
+                "ephemeral key) or multipart/form-data with 'sdp' and 'session' parts.",
+                code="invalid_value",
+                param="Content-Type",
+            )
+            return
+        await answer_offer(self, principal, offer, Dialect.GA, session_update, model=None)
+
+
+async def answer_offer(
+    handler: _Base,
+    principal: Principal,
+    offer: str,
+    dialect: Dialect,
+    session_update: dict[str, Any] | None,
+    *,
+    model: str | None,
+) -> None:
+    """Answer a WebRTC offer (201 + SDP + ``Location``), or a JSON error."""
+    state = handler.state
+    if not offer.strip().startswith("v="):
+        _rest_error(handler, 400, "The request body is not an SDP offer.", code="invalid_offer")
+        return
+    try:
+        state.keys.open_session(principal)
+    except AuthError as exc:
+        handler.set_status(exc.status)
+        handler.finish(exc.to_json())
+        return
+    try:
+        config = state.session_config(principal, model=model, dialect=dialect)
+        if session_update:
+            config.apply_update({k: v for k, v in session_update.items() if k not in ("model",)})
+        from .webrtc import start_call
+
+        call = await start_call(state, principal, offer, dialect, config)
+    except ProtocolError as exc:
+        state.keys.close_session(principal)
+        handler.protocol_error(exc)
+        return
+    except Exception as exc:
+        state.keys.close_session(principal)
+        log.exception("WebRTC offer failed")
+        _rest_error(handler, 400, f"Could not answer the SDP offer: {exc}", code="invalid_offer")
+        return
+    handler.set_status(201)
+    handler.set_header("Content-Type", "application/sdp")
+    prefix = handler.request.path.split("/v1/realtime")[0]
+    handler.set_header("Location", f"{prefix}/v1/realtime/calls/{call.call_id}")
+    handler.finish(call.answer_sdp)
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, str]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    out: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            out[name] = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return out
+
+
+class CallControlHandler(_Base):
+    """``POST /v1/realtime/calls/{call_id}/hangup`` (and the SIP-only verbs, refused clearly)."""
+
+    async def post(self, call_id: str, verb: str) -> None:
+        principal = self.authenticate()
+        if principal is None:
+            return
+        call = self.state.calls.get(call_id)
+        if call is None:
+            _rest_error(
+                self, 404, f"Call '{call_id}' not found.", code="not_found", param="call_id"
+            )
+            return
+        if verb != "hangup":
+            _rest_error(
+                self,
+                400,
+                f"'{verb}' applies to SIP calls; the local service has none.",
+                code="invalid_value",
+            )
+            return
+        await call.hangup()
+        self.set_status(200)
+        self.finish({})
+
+
+class HealthHandler(_Base):
+    """``GET /health``: service status for diagnostics."""
+
+    def get(self) -> None:
+        self.finish(
+            {
+                "status": "ok",
+                "sessions": len(self.state.sessions),
+                "calls": len(self.state.calls),
+                "refusals": self.state.keys.refusals,
+            }
+        )
+
+
+# --- the WebSocket -------------------------------------------------------------------------------
+
+
+class _WsTransport:
+    def __init__(self, handler: RealtimeHandler) -> None:
+        self.handler = handler
+
+    def send_text(self, text: str) -> None:
+        try:
+            fut = self.handler.write_message(text)
+            fut.add_done_callback(_swallow)
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self.handler.close(code, reason)
+
+
+def _swallow(fut: Any) -> None:
+    with contextlib.suppress(Exception):
+        fut.result()
+
+
+class RealtimeHandler(tornado.websocket.WebSocketHandler):
+    """``GET /v1/realtime`` (WebSocket: ``?model=``, ``?call_id=`` sideband, ``?intent=
+    transcription``) and ``POST /v1/realtime?model=`` (beta WebRTC SDP)."""
+
+    state: ServiceState
+
+    def initialize(self, state: ServiceState) -> None:
+        self.state = state
+        self.principal: Principal | None = None
+        self.session: LocalSession | None = None
+        self.dialect = Dialect.GA
+        self.offered: list[str] = []
+        self.counted = False
+
+    @property
+    def max_message_size(self) -> int:  # type: ignore[override]
+        return MAX_WS_MESSAGE
+
+    def check_origin(self, origin: str) -> bool:
+        return self.state.cors or super().check_origin(origin)
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        return "realtime" if "realtime" in subprotocols else None
+
+    def _offered(self) -> list[str]:
+        header = self.request.headers.get("Sec-WebSocket-Protocol", "")
+        return [p.strip() for p in header.split(",") if p.strip()]
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        offered = self._offered()
+        key = _bearer(self)  # type: ignore[arg-type]
+        for proto in offered:
+            if proto.startswith(_KEY_SUBPROTOCOL):
+                key = proto[len(_KEY_SUBPROTOCOL) :]
+        beta = (
+            self.request.headers.get("OpenAI-Beta", "").replace(" ", "").lower() == "realtime=v1"
+            or _BETA_SUBPROTOCOL in offered
+        )
+        call_id = self.get_query_argument("call_id", None)
+        try:
+            principal = self.state.keys.authenticate(
+                key, allow_standard=self.state.allow_standard_keys
+            )
+            if call_id is None:
+                self.state.keys.open_session(principal)
+                self.counted = True
+        except AuthError as exc:
+            self.set_status(exc.status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(exc.to_json()))
+            return
+        if call_id is not None and call_id not in self.state.calls:
+            self.set_status(404)
+            self.finish(
+                json.dumps(
+                    {
+                        "error": {
+                            "message": f"Call '{call_id}' not found.",
+                            "type": "invalid_request_error",
+                            "param": "call_id",
+                            "code": "not_found",
+                        }
+                    }
+                )
+            )
+            return
+        self.principal = principal
+        if (
+            principal.ephemeral is not None
+            and not beta
+            and not self.request.headers.get("OpenAI-Beta")
+        ):
+            beta = principal.ephemeral.dialect is Dialect.BETA and _BETA_SUBPROTOCOL in offered
+        self.dialect = Dialect.BETA if beta else Dialect.GA
+        await super().get(*args, **kwargs)
+        if self.ws_connection is None and self.counted:
+            self.state.keys.close_session(principal)
+            self.counted = False
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        assert self.principal is not None
+        self.set_nodelay(True)
+        if self.dialect is Dialect.BETA and self.state.beta_shape_disabled:
+            self.write_message(
+                json.dumps(
+                    {
+                        "type": "error",
+                        "event_id": None,
+                        "error": {
+                            "type": "invalid_request_error",
+                            "code": "beta_api_shape_disabled",
+                            "message": "The Realtime Beta API is no longer supported. Please use "
+                            "/v1/realtime for the GA API.",
+                            "param": None,
+                            "event_id": None,
+                        },
+                    }
+                )
+            )
+            self.close(4000, "beta_api_shape_disabled")
+            return
+        call_id = self.get_query_argument("call_id", None)
+        if call_id is not None:
+            call = self.state.calls[call_id]
+            self.session = call.session
+            call.add_sideband(_WsTransport(self))
+            return
+        transcription = self.get_query_argument("intent", "") == "transcription"
+        config = self.state.session_config(
+            self.principal,
+            model=self.get_query_argument("model", None),
+            transcription=transcription,
+            dialect=self.dialect,
+        )
+        session = LocalSession(
+            _WsTransport(self),
+            dialect=self.dialect,
+            session=config,
+            engines=self.state.engines,
+            options=SessionOptions(
+                max_duration_s=self.state.max_session_s[self.dialect],
+                executor=self.state.executor,
+                faults=self.state.faults,
+            ),
+        )
+        self.session = session
+        self.state.sessions.add(session)
+        if self.state.on_session is not None:
+            self.state.on_session(session)
+        session.start()
+
+    def on_message(self, message: str | bytes) -> None:
+        if self.session is not None:
+            self.session.receive(message)
+
+    def on_close(self) -> None:
+        session = self.session
+        if session is not None:
+            call_id = self.get_query_argument("call_id", None)
+            if call_id is None:
+                self.state.sessions.discard(session)
+                session.transport_closed()
+        if self.counted and self.principal is not None:
+            self.state.keys.close_session(self.principal)
+            self.counted = False
+
+    async def post(self) -> None:
+        """Beta WebRTC: ``POST /v1/realtime?model=…`` with ``application/sdp``."""
+        handler = _SdpShim(self)
+        principal = handler.authenticate()
+        if principal is None:
+            return
+        offer = self.request.body.decode("utf-8", "replace")
+        await answer_offer(
+            handler,  # type: ignore[arg-type]
+            principal,
+            offer,
+            Dialect.BETA,
+            None,
+            model=self.get_query_argument("model", None),
+        )
+
+
+class _SdpShim:
+    """Lets the WebSocket handler answer a plain POST with the REST helpers."""
+
+    def __init__(self, handler: RealtimeHandler) -> None:
+        self._h = handler
+        self.state = handler.state
+        self.request = handler.request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._h, name)
+
+    def authenticate(self, *, allow_standard: bool = True) -> Principal | None:
+        return _Base.authenticate(self, allow_standard=allow_standard)  # type: ignore[arg-type]
+
+    def protocol_error(self, exc: ProtocolError) -> None:
+        _rest_error(self._h, 400, exc.message, code=exc.code, param=exc.param)
+
+
+def make_handlers(state: ServiceState, prefix: str = "") -> list[tuple[str, Any, dict[str, Any]]]:
+    """The service's routes under ``prefix`` (e.g. ``/rt-jupyter/local``)."""
+    p = prefix.rstrip("/")
+    kw = {"state": state}
+    return [
+        (rf"{p}/v1/realtime/client_secrets", ClientSecretsHandler, kw),
+        (rf"{p}/v1/realtime/sessions", BetaSessionsHandler, kw),
+        (
+            rf"{p}/v1/realtime/transcription_sessions",
+            BetaSessionsHandler,
+            {"state": state, "transcription": True},
+        ),
+        (rf"{p}/v1/realtime/calls", CallsHandler, kw),
+        (rf"{p}/v1/realtime/calls/([^/]+)/(hangup|accept|reject|refer)", CallControlHandler, kw),
+        (rf"{p}/v1/realtime", RealtimeHandler, kw),
+        (rf"{p}/health", HealthHandler, kw),
+    ]

@@ -1,0 +1,689 @@
+"""One session of the local realtime service, independent of the transport.
+
+:class:`LocalSession` owns a server-role :class:`RealtimeConnection` and the engines: it feeds input
+audio to the turn detector, commits turns, transcribes them, asks the responder what to say, speaks
+it with the voice engine and streams the events back through a :class:`Transport` (a WebSocket or a
+WebRTC data channel). For WebRTC the audio goes to an :class:`AudioOutput` track instead of
+``response.output_audio.delta`` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..audio import decode_audio, encode_audio
+from ..protocol import (
+    Dialect,
+    Event,
+    ProtocolError,
+    RealtimeConnection,
+    ResponseBuilder,
+    SessionConfig,
+    estimate_usage,
+    rate_limits_updated,
+    server_event,
+)
+from ..protocol.conversation import Item
+from .engines.responder import ContextItem, EchoResponder, Reply, Responder
+
+__all__ = ["AudioOutput", "Engines", "LocalSession", "SessionOptions", "Transport"]
+
+log = logging.getLogger("rt_jupyter.local")
+
+Samples = npt.NDArray[np.float32]
+_WORDS = re.compile(r"\S+\s*")
+_SENTENCES = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
+
+
+class Transport(Protocol):
+    """Where a session's events go (a WebSocket, or the ``oai-events`` data channel)."""
+
+    def send_text(self, text: str) -> None:
+        """Send one JSON message; must not block."""
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the transport."""
+
+
+class AudioOutput(Protocol):
+    """A real-time audio track (WebRTC): model audio is written here instead of sent as deltas."""
+
+    sample_rate: int
+
+    def write(self, samples: Samples) -> None:
+        """Queue float32 mono samples at :attr:`sample_rate` for real-time playback."""
+
+    def clear(self) -> float:
+        """Drop everything not yet played; returns the milliseconds played of the current item."""
+
+    @property
+    def played_ms(self) -> float:
+        """Milliseconds of the current item played so far."""
+
+    @property
+    def pending_ms(self) -> float:
+        """Milliseconds queued and not yet played."""
+
+    def reset_item(self) -> None:
+        """Start counting played time for a new assistant item."""
+
+
+@dataclass
+class Engines:
+    """The engines a session uses; each is swappable (see :mod:`rt_jupyter.local.engines`)."""
+
+    responder: Responder = field(default_factory=EchoResponder)
+    voice: Any = None  # engines.tts.Voice
+    transcriber: Any = None  # engines.asr.Transcriber
+    turn_detector_factory: Callable[..., Any] | None = None  # engines.turns.ServerVadTurnDetector
+
+    @classmethod
+    def default(cls) -> Engines:
+        """The offline engines: silero VAD, pocketsphinx, espeak-ng and :class:`EchoResponder`."""
+        from .engines import default_engines
+
+        return default_engines()
+
+
+@dataclass
+class SessionOptions:
+    """Per-session limits and behaviour chosen by the service."""
+
+    max_duration_s: float = 3600.0
+    webrtc: bool = False
+    on_close: Callable[[], None] | None = None
+    executor: Executor | None = None
+    faults: Any = None
+
+
+class LocalSession:
+    """The local service's side of one realtime session."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        dialect: Dialect,
+        session: SessionConfig,
+        engines: Engines,
+        options: SessionOptions | None = None,
+    ) -> None:
+        self.transport = transport
+        self.engines = engines
+        self.options = options or SessionOptions()
+        self.conn = RealtimeConnection("server", dialect, session=session)
+        self.dialect = dialect
+        self.audio_out: AudioOutput | None = None
+        self.created_at = time.monotonic()
+        self.closed = False
+        self._responses: dict[str, tuple[ResponseBuilder, asyncio.Task[None] | None]] = {}
+        self._heard: dict[str, asyncio.Future[str]] = {}
+        self._speech_item: str | None = None
+        self._speech_start_ms = 0.0
+        self._detector: Any = None
+        self._detector_config: tuple[Any, ...] | None = None
+        self._input_resampler: Any = None
+        self._playing: tuple[str, str] | None = None  # (response_id, item_id) on the audio track
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._expiry: asyncio.TimerHandle | None = None
+        self.events_in = 0
+        self.events_out = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Send ``session.created`` and start the session clock."""
+        self.conn.session_created()
+        self._configure_turns()
+        self.flush()
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(self.options.max_duration_s, self.expire)
+
+    def expire(self) -> None:
+        """End the session at its maximum duration (``session_expired``)."""
+        minutes = self.options.max_duration_s / 60
+        shown = f"{minutes:g} minutes" if minutes >= 1 else f"{self.options.max_duration_s:g} s"
+        self.conn.send_error(
+            ProtocolError(
+                f"Your session hit the maximum duration of {shown}.",
+                code="session_expired",
+            )
+        )
+        self.flush()
+        self.close(1000, "session expired")
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Stop everything and close the transport (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._expiry is not None:
+            self._expiry.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            self.transport.close(code, reason)
+        if self.options.on_close is not None:
+            self.options.on_close()
+
+    def transport_closed(self) -> None:
+        """The peer went away."""
+        self.close()
+
+    def flush(self) -> None:
+        """Send whatever the connection queued."""
+        if self.closed:
+            self.conn.data_to_send()
+            return
+        for text in self.conn.data_to_send():
+            self.events_out += 1
+            self.transport.send_text(text)
+
+    def _emit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        for event in events:
+            self.conn.send(event)
+        self.flush()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("local session task failed: %r", exc, exc_info=exc)
+            if not self.closed:
+                self.conn.send_error(
+                    ProtocolError(
+                        "The server had an error while processing your request.",
+                        code="server_error",
+                        type="server_error",
+                    )
+                )
+                self.flush()
+
+    # --- input -----------------------------------------------------------------------------------
+
+    def receive(self, message: str | bytes) -> None:
+        """Handle one client message (never raises for bad input)."""
+        if self.closed:
+            return
+        self.events_in += 1
+        try:
+            events = self.conn.receive(message)
+            for event in events:
+                self._dispatch(event)
+        except ProtocolError as exc:
+            self.conn.send_error(exc)
+        except Exception as exc:  # an engine failed: report it, keep the session
+            log.exception("error handling a client event")
+            self.conn.send_error(
+                ProtocolError(
+                    "The server had an error while processing your request "
+                    f"({type(exc).__name__}).",
+                    code="server_error",
+                    type="server_error",
+                )
+            )
+        self.flush()
+
+    def _dispatch(self, ev: Event) -> None:
+        kind = ev.kind
+        if kind in ("session.update", "transcription_session.update"):
+            self._configure_turns()
+        elif kind == "input_audio_buffer.append":
+            self._on_append()
+        elif kind == "input_audio_buffer.commit":
+            self._commit(None, None)
+        elif kind == "input_audio_buffer.clear":
+            self._speech_item = None
+            if self._detector is not None:
+                self._detector.reset()
+        elif kind == "response.create":
+            self.create_response(dict(ev.get("response") or {}))
+        elif kind == "response.cancel":
+            rid = ev.get("response_id")
+            target = rid or (r.id if (r := self.conn.conversation.active_response) else None)
+            if target:
+                self.cancel_response(str(target), "client_cancelled")
+        elif kind == "output_audio_buffer.clear":
+            if self.audio_out is None:
+                raise ProtocolError(
+                    "output_audio_buffer.clear is only supported for WebRTC connections.",
+                    code="invalid_value",
+                    param="type",
+                )
+            self._clear_output(truncate=False)
+
+    # --- turns -----------------------------------------------------------------------------------
+
+    def _configure_turns(self) -> None:
+        td = self.conn.session.turn_detection
+        if td is None or self.engines.turn_detector_factory is None:
+            self._detector = None
+            self._detector_config = None
+            return
+        config = (
+            td.get("type"),
+            float(td.get("threshold", 0.5)),
+            int(td.get("prefix_padding_ms", 300)),
+            int(td.get("silence_duration_ms", 200)),
+            td.get("idle_timeout_ms"),
+        )
+        if config == self._detector_config:
+            return
+        if self._detector is not None and config[0] == self._detector_config[0]:  # type: ignore[index]
+            self._detector.update(
+                threshold=config[1], prefix_padding_ms=config[2], silence_duration_ms=config[3]
+            )
+            self._detector.idle_timeout_ms = config[4]
+        else:
+            self._detector = self.engines.turn_detector_factory(
+                threshold=config[1],
+                prefix_padding_ms=config[2],
+                silence_duration_ms=config[3],
+                idle_timeout_ms=config[4],
+                semantic=config[0] == "semantic_vad",
+            )
+            # the detector's clock starts where the session's audio clock is now
+            if self.conn.input_buffer.total_ms:
+                self._detector.skip_ms(self.conn.input_buffer.total_ms)
+        self._detector_config = config
+
+    def _on_append(self) -> None:
+        raw = self.conn.input_buffer.unread()
+        if self._detector is None or not raw:
+            return
+        samples = self._input_samples(raw)
+        self.feed_input(samples)
+
+    def _input_samples(self, raw: bytes) -> Samples:
+        fmt = self.conn.input_buffer.format
+        samples = decode_audio(raw, fmt)
+        if fmt != "pcm16":
+            from ..audio import Resampler
+
+            if self._input_resampler is None:
+                self._input_resampler = Resampler(8000, 24000, np.dtype(np.float32))
+            samples = self._input_resampler.process(samples)
+        return samples
+
+    def feed_input(self, samples: Samples) -> None:
+        """Input audio at 24 kHz for the turn detector (WebSocket appends and the WebRTC track)."""
+        if self._detector is None:
+            return
+        for turn in self._detector.feed(samples):
+            if turn.kind == "speech_started":
+                self._speech_started(turn.audio_start_ms)
+            elif turn.kind == "speech_stopped":
+                self._speech_stopped(turn.audio_end_ms)
+            elif turn.kind == "timeout_triggered":
+                self._timeout(turn.audio_start_ms, turn.audio_end_ms)
+        if self._speech_item is None:
+            td = self.conn.session.turn_detection or {}
+            keep = float(td.get("prefix_padding_ms", 300)) + 2000
+            self.conn.input_buffer.discard_before(self.conn.input_buffer.total_ms - keep)
+        self.flush()
+
+    def _speech_started(self, start_ms: float) -> None:
+        from ..protocol import ids
+
+        self._speech_item = ids.item_id()
+        self._speech_start_ms = start_ms
+        self.conn.send(
+            server_event(
+                "input_audio_buffer.speech_started",
+                audio_start_ms=int(start_ms),
+                item_id=self._speech_item,
+            )
+        )
+        td = self.conn.session.turn_detection or {}
+        if td.get("interrupt_response", True):
+            active = self.conn.conversation.active_response
+            if active is not None:
+                self.cancel_response(active.id, "turn_detected")
+            if self.audio_out is not None and self._playing is not None:
+                self._clear_output(truncate=True)
+
+    def _speech_stopped(self, end_ms: float) -> None:
+        item_id = self._speech_item
+        if item_id is None:
+            return
+        self._speech_item = None
+        self.conn.send(
+            server_event(
+                "input_audio_buffer.speech_stopped", audio_end_ms=int(end_ms), item_id=item_id
+            )
+        )
+        self._commit(self._speech_start_ms, end_ms, item_id=item_id, respond=True)
+
+    def _timeout(self, start_ms: float, end_ms: float) -> None:
+        from ..protocol import ids
+
+        item_id = ids.item_id()
+        self.conn.send(
+            server_event(
+                "input_audio_buffer.timeout_triggered",
+                audio_start_ms=int(start_ms),
+                audio_end_ms=int(end_ms),
+                item_id=item_id,
+            )
+        )
+        self._commit(start_ms, end_ms, item_id=item_id, respond=True)
+
+    def _commit(
+        self,
+        start_ms: float | None,
+        end_ms: float | None,
+        *,
+        item_id: str | None = None,
+        respond: bool = False,
+    ) -> None:
+        item, raw = self.conn.commit_input(start_ms, end_ms, item_id)
+        self._transcribe(item, raw)
+        td = self.conn.session.turn_detection or {}
+        if (
+            respond
+            and td.get("create_response", True)
+            and self.conn.session.type == "realtime"
+            and self.conn.conversation.active_response is None
+        ):
+            self.create_response({})
+
+    def _transcribe(self, item: Item, raw: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        self._heard[item.id] = future
+        transcriber = self.engines.transcriber
+        if transcriber is None or not raw:
+            future.set_result("")
+            return
+        samples = decode_audio(raw, self.conn.input_buffer.format)
+        rate = 24000 if self.conn.input_buffer.format == "pcm16" else 8000
+        settings = self.conn.session.transcription
+        language = (settings or {}).get("language")
+        prompt = (settings or {}).get("prompt")
+
+        def work() -> Any:
+            return transcriber.transcribe(samples, rate, language=language, prompt=prompt)
+
+        async def run() -> None:
+            enabled = self.conn.session.transcription is not None
+            try:
+                result = await loop.run_in_executor(self.options.executor, work)
+            except Exception as exc:  # report, never crash the session
+                future.set_result("")
+                if enabled and not self.closed:
+                    self._emit(
+                        [
+                            server_event(
+                                "conversation.item.input_audio_transcription.failed",
+                                item_id=item.id,
+                                content_index=0,
+                                error={
+                                    "type": "transcription_error",
+                                    "code": "audio_unintelligible",
+                                    "message": f"Transcription failed: {exc}",
+                                    "param": None,
+                                },
+                            )
+                        ]
+                    )
+                return
+            text = str(getattr(result, "text", result) or "")
+            future.set_result(text)
+            if enabled and not self.closed:
+                events: list[dict[str, Any]] = []
+                for word in _WORDS.findall(text):
+                    events.append(
+                        server_event(
+                            "conversation.item.input_audio_transcription.delta",
+                            item_id=item.id,
+                            content_index=0,
+                            delta=word,
+                        )
+                    )
+                events.append(
+                    server_event(
+                        "conversation.item.input_audio_transcription.completed",
+                        item_id=item.id,
+                        content_index=0,
+                        transcript=text,
+                        usage={"type": "duration", "seconds": round(len(samples) / rate, 3)},
+                    )
+                )
+                self._emit(events)
+
+        self._spawn(run())
+
+    # --- responses -------------------------------------------------------------------------------
+
+    def _response_config(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        s = self.conn.session
+        out_audio = dict(((params.get("audio") or {}).get("output")) or {})
+        return {
+            "output_modalities": list(params.get("output_modalities") or s.output_modalities),
+            "audio": {
+                "output": {
+                    "format": out_audio.get("format")
+                    or ((s.data.get("audio") or {}).get("output") or {}).get("format")
+                    or {"type": "audio/pcm", "rate": 24000},
+                    "voice": out_audio.get("voice", s.voice),
+                }
+            },
+            "max_output_tokens": params.get("max_output_tokens", s.max_output_tokens),
+            "metadata": params.get("metadata"),
+        }
+
+    def create_response(self, params: dict[str, Any]) -> str:
+        """Start a response (``response.create`` or an automatic turn); returns its id."""
+        in_conversation = params.get("conversation", "auto") != "none"
+        builder = ResponseBuilder(
+            self.conn.conversation, self._response_config(params), in_conversation=in_conversation
+        )
+        self._emit(builder.created())
+        task = self._spawn(self._respond(builder, params))
+        self._responses[builder.id] = (builder, task)
+        return builder.id
+
+    def cancel_response(self, response_id: str, reason: str) -> None:
+        """Cancel a running response now: pending ``*.done`` events, then ``response.done``."""
+        entry = self._responses.get(response_id)
+        if entry is None:
+            return
+        builder, task = entry
+        if not builder.finished:
+            self._emit(builder.cancel(reason))
+            self._emit([rate_limits_updated()])
+        if task is not None:
+            task.cancel()
+
+    async def _context(self, params: Mapping[str, Any]) -> list[ContextItem]:
+        conv = self.conn.conversation
+        if "input" in params:
+            raw_items: list[Item] = []
+            for entry in params.get("input") or []:
+                if entry.get("type") == "item_reference":
+                    found = conv.get(str(entry.get("id")))
+                    if found is not None:
+                        raw_items.append(found)
+                else:
+                    raw_items.append(Item(entry))
+        else:
+            raw_items = list(conv.items)
+        out: list[ContextItem] = []
+        for item in raw_items:
+            if item.type == "message":
+                text = item.text
+                audio_ms = item.audio_ms(0, conv.input_format) if item.role == "user" else 0.0
+                heard = self._heard.get(item.id)
+                if item.role == "user" and not text and heard is not None:
+                    text = await heard
+                out.append(ContextItem(role=item.role or "user", text=text, audio_ms=audio_ms))
+            elif item.type == "function_call":
+                out.append(
+                    ContextItem(
+                        role="call", text=item.arguments, name=item.name, call_id=item.call_id
+                    )
+                )
+            elif item.type == "function_call_output":
+                name = next(
+                    (
+                        i.name
+                        for i in conv.items
+                        if i.type == "function_call" and i.call_id == item.call_id
+                    ),
+                    None,
+                )
+                out.append(
+                    ContextItem(
+                        role="tool", text=item.output or "", name=name, call_id=item.call_id
+                    )
+                )
+        return out
+
+    async def _respond(self, builder: ResponseBuilder, params: Mapping[str, Any]) -> None:
+        session = self.conn.session
+        context = await self._context(params)
+        reply: Reply = self.engines.responder.respond(
+            context,
+            instructions=str(params.get("instructions", session.instructions)),
+            tools=list(params.get("tools", session.tools)),
+            tool_choice=params.get("tool_choice", session.tool_choice),
+        )
+        status, reason = "completed", None
+        text = reply.text
+        limit = builder.config.get("max_output_tokens", "inf")
+        if isinstance(limit, int) and len(text) > limit * 4:
+            text, status, reason = text[: limit * 4], "incomplete", "max_output_tokens"
+        if text:
+            self._emit(builder.begin_message())
+            if builder.audio:
+                await self._speak(builder, text)
+            else:
+                for word in _WORDS.findall(text):
+                    self._emit(builder.text_delta(word))
+                    await asyncio.sleep(0)
+            self._emit(builder.end_message())
+        if status == "completed":
+            for call in reply.tool_calls:
+                self._emit(builder.function_call(call.name, call.arguments))
+        in_text = sum(len(c.text) for c in context)
+        in_audio = sum(c.audio_ms for c in context)
+        usage = estimate_usage(
+            input_text_chars=in_text + len(session.instructions),
+            input_audio_ms=in_audio,
+            output_text_chars=builder.total_text_chars,
+            output_audio_ms=builder.total_audio_ms,
+        )
+        self._emit(builder.done(status, reason=reason, usage=usage))
+        self._emit([rate_limits_updated()])
+        if self._detector is not None:
+            self._detector.notify_response_done()
+        if self.audio_out is not None and builder.audio and text:
+            self._spawn(self._await_drain(builder.id))
+
+    async def _speak(self, builder: ResponseBuilder, text: str) -> None:
+        voice_engine = self.engines.voice
+        item_id = builder.item["id"] if builder.item else ""
+        if self.audio_out is not None:
+            self.audio_out.reset_item()
+            self._playing = (builder.id, item_id)
+            self._emit([server_event("output_audio_buffer.started", response_id=builder.id)])
+        voice = str(((builder.config.get("audio") or {}).get("output") or {}).get("voice"))
+        speed = self.conn.session.speed
+        fmt = builder.output_format
+        if voice_engine is None:
+            for word in _WORDS.findall(text):
+                self._emit(builder.text_delta(word))
+            return
+        import soxr
+
+        target = (
+            self.audio_out.sample_rate
+            if self.audio_out is not None
+            else (24000 if fmt == "pcm16" else 8000)
+        )
+        stream = soxr.ResampleStream(voice_engine.sample_rate, target, 1, dtype="float32")
+
+        def deliver(samples: Samples) -> None:
+            if not len(samples):
+                return
+            if self.audio_out is not None:
+                self.audio_out.write(samples)
+                n_ms = len(samples) / target * 1000
+                self._track_webrtc_audio(builder, item_id, n_ms, fmt)
+            else:
+                self._emit(builder.audio_delta(encode_audio(samples, target, fmt)))
+
+        for sentence in _SENTENCES.findall(text):
+            self._emit(builder.text_delta(sentence))
+            if not sentence.strip():
+                continue
+            for chunk in voice_engine.synthesize(sentence, voice=voice, speed=speed):
+                deliver(stream.resample_chunk(np.asarray(chunk, dtype=np.float32)))
+                await asyncio.sleep(0)
+        deliver(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+
+    def _track_webrtc_audio(
+        self, builder: ResponseBuilder, item_id: str, n_ms: float, fmt: str
+    ) -> None:
+        """Account WebRTC audio on the item (no deltas are sent) so truncation can be checked."""
+        from ..protocol.conversation import BYTES_PER_MS
+
+        n_bytes = int(n_ms * BYTES_PER_MS[fmt])
+        builder.audio_bytes += n_bytes
+        builder.total_audio_ms += n_ms
+        item = self.conn.conversation.get(item_id)
+        if item is not None:
+            item.audio_bytes[0] = item.audio_bytes.get(0, 0) + n_bytes
+
+    async def _await_drain(self, response_id: str) -> None:
+        out = self.audio_out
+        while out is not None and out.pending_ms > 0 and self._playing is not None:
+            if self._playing[0] != response_id:
+                return
+            await asyncio.sleep(min(out.pending_ms / 1000, 0.05))
+        if self._playing is not None and self._playing[0] == response_id and not self.closed:
+            self._playing = None
+            self._emit([server_event("output_audio_buffer.stopped", response_id=response_id)])
+
+    def _clear_output(self, *, truncate: bool) -> None:
+        """Stop the audio track; on barge-in truncate the item at what was heard."""
+        assert self.audio_out is not None
+        played = self.audio_out.clear()
+        playing = self._playing
+        self._playing = None
+        if playing is None:
+            return
+        response_id, item_id = playing
+        events: list[dict[str, Any]] = [
+            server_event("output_audio_buffer.cleared", response_id=response_id)
+        ]
+        item = self.conn.conversation.get(item_id)
+        if truncate and item is not None and item_id in self.conn.conversation:
+            fmt = self.conn.conversation.output_format
+            end_ms = int(min(played, item.audio_ms(0, fmt)))
+            events.append(
+                server_event(
+                    "conversation.item.truncated",
+                    item_id=item_id,
+                    content_index=0,
+                    audio_end_ms=end_ms,
+                )
+            )
+        self._emit(events)
