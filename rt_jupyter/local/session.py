@@ -119,7 +119,7 @@ class LocalSession:
         engines: Engines,
         options: SessionOptions | None = None,
     ) -> None:
-        self.transport = transport
+        self.transports: list[Transport] = [transport]
         self.engines = engines
         self.options = options or SessionOptions()
         self.conn = RealtimeConnection("server", dialect, session=session)
@@ -172,8 +172,9 @@ class LocalSession:
             self._expiry.cancel()
         for task in list(self._tasks):
             task.cancel()
-        with contextlib.suppress(Exception):
-            self.transport.close(code, reason)
+        for transport in self.transports:
+            with contextlib.suppress(Exception):
+                transport.close(code, reason)
         if self.options.on_close is not None:
             self.options.on_close()
 
@@ -188,7 +189,17 @@ class LocalSession:
             return
         for text in self.conn.data_to_send():
             self.events_out += 1
-            self.transport.send_text(text)
+            for transport in self.transports:
+                transport.send_text(text)
+
+    def add_transport(self, transport: Transport) -> None:
+        """Also send this session's events to ``transport`` (a WebRTC call's sideband socket)."""
+        self.transports.append(transport)
+
+    def remove_transport(self, transport: Transport) -> None:
+        """Stop sending to ``transport``."""
+        if transport in self.transports:
+            self.transports.remove(transport)
 
     def _emit(self, events: Sequence[Mapping[str, Any]]) -> None:
         for event in events:
@@ -321,6 +332,18 @@ class LocalSession:
                 self._input_resampler = Resampler(8000, 24000, np.dtype(np.float32))
             samples = self._input_resampler.process(samples)
         return samples
+
+    def push_input_audio(self, samples: Samples) -> None:
+        """Microphone audio from a WebRTC track (float32, 24 kHz): into the input buffer (as
+        pcm16, the format it is committed and transcribed in) and the turn detector."""
+        from ..audio import float32_to_pcm16
+
+        buffer = self.conn.input_buffer
+        buffer.format = "pcm16"
+        self.conn.conversation.input_format = "pcm16"
+        buffer.append(float32_to_pcm16(samples).tobytes())
+        buffer.unread()
+        self.feed_input(samples)
 
     def feed_input(self, samples: Samples) -> None:
         """Input audio at 24 kHz for the turn detector (WebSocket appends and the WebRTC track)."""
