@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import time
@@ -104,7 +105,7 @@ class EventLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
-    # --- writing ----------------------------------------------------------------------------------
+    # --- writing ---------------------------------------------------------------------------------
 
     def add(
         self,
@@ -160,10 +161,8 @@ class EventLog:
         field = _AUDIO_FIELDS.get(str(data.get("type")))
         raw = data.get(field) if field else None
         if isinstance(raw, str):
-            try:
+            with contextlib.suppress(binascii.Error, ValueError):
                 self._audio[index] = base64.b64decode(raw)
-            except (binascii.Error, ValueError):
-                pass
 
     def subscribe(self, listener: Any) -> None:
         """Call ``listener(index)`` after each new event."""
@@ -175,7 +174,7 @@ class EventLog:
             self._file.close()
             self._file = None
 
-    # --- reading -------------------------------------------------------------------------------------
+    # --- reading ---------------------------------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self.payloads)
@@ -225,7 +224,7 @@ class EventLog:
         total += sum(len(a) for a in self._audio.values())
         return total
 
-    # --- frames and files --------------------------------------------------------------------------
+    # --- frames and files ------------------------------------------------------------------------
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event: times, direction, type, normalized kind, ids, sizes, error codes.
@@ -265,7 +264,9 @@ class EventLog:
             {
                 "t": [x - t0 for x in self.t],
                 "wall": pd.to_datetime(list(self.wall), unit="s", utc=True),
-                "direction": pd.Categorical.from_codes(list(self.direction), DIRECTIONS),
+                "direction": pd.Categorical.from_codes(
+                    list(self.direction), categories=pd.Index(list(DIRECTIONS))
+                ),
                 "type": pd.Series(self.types, dtype="category"),
                 "kind": pd.Series([kinds[c] for c in self.kind_codes], dtype="category"),
                 "event_id": event_ids,
