@@ -35,7 +35,7 @@ from . import ids
 from .conversation import BYTES_PER_MS, Conversation, Item
 from .dialects import Dialect, session_to_ga, translate_client_event, translate_server_event
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from .events import Event, error_event, parse, serialize, server_event
+from .events import NO_EVENT_ID, Event, error_event, parse, serialize, server_event
 from .schema import validate
 from .schemas import CLIENT_EVENT_SCHEMAS
 from .session import SessionConfig
@@ -180,7 +180,8 @@ class RealtimeConnection:
         return serialize(data)
 
     def _server_outgoing(self, data: dict[str, Any]) -> list[str]:
-        data.setdefault("event_id", ids.event_id())
+        if data.get("type") not in NO_EVENT_ID:
+            data.setdefault("event_id", ids.event_id())
         self.conversation.apply(data)
         etype = data.get("type")
         if (
@@ -243,7 +244,10 @@ class RealtimeConnection:
             )
         try:
             validate(data, schema)
-            if self.dialect is Dialect.BETA:
+            if event.type == "transcription_session.update":
+                # legacy flat payload in both dialects; the type is kept for the reply
+                data = {**data, "session": session_to_ga(data["session"], transcription=True)}
+            elif self.dialect is Dialect.BETA:
                 data = translate_client_event(data, Dialect.GA)
             canonical = Event(data)
             self._server_handle(canonical)
@@ -260,14 +264,11 @@ class RealtimeConnection:
             self.input_buffer.format = self.session.input_format
             self.conversation.input_format = self.session.input_format
             self.conversation.output_format = self.session.output_format
-            name = "session.updated"
-            if (
-                self.dialect is Dialect.BETA
-                and ev.type == "session.update"
-                and (self.session.type == "transcription")
-            ):
-                name = "transcription_session.updated"
-            self.send(server_event(name, session=dict(self.session.data)))
+            if t == "transcription_session.update":
+                session = self.session.to_legacy_transcription()
+                self.send(server_event("transcription_session.updated", session=session))
+            else:
+                self.send(server_event("session.updated", session=dict(self.session.data)))
         elif t == "input_audio_buffer.append":
             audio = ev["audio"]
             if len(audio) > MAX_APPEND_BYTES:

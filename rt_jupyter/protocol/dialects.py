@@ -163,6 +163,20 @@ def item_to_ga(item: Mapping[str, Any]) -> dict[str, Any]:
     return _map_parts(dict(item), _PART_TO_GA)
 
 
+def _tool_choice_to_beta(value: Any) -> Any:
+    """Beta ``tool_choice`` is a string: a forced function becomes its name."""
+    if isinstance(value, Mapping) and value.get("type") == "function":
+        return value.get("name")
+    return value
+
+
+def _tool_choice_to_ga(value: Any) -> Any:
+    """A beta function name in ``tool_choice`` becomes GA's forcing object."""
+    if isinstance(value, str) and value not in ("auto", "none", "required"):
+        return {"type": "function", "name": value}
+    return value
+
+
 # --- sessions ------------------------------------------------------------------------------------
 
 _GA_ONLY_SESSION_KEYS = (
@@ -206,6 +220,8 @@ def session_to_beta(session: Mapping[str, Any]) -> dict[str, Any]:
             out["modalities"] = _modalities_to_beta(value)
         elif key == "max_output_tokens":
             out["max_response_output_tokens"] = value
+        elif key == "tool_choice":
+            out[key] = _tool_choice_to_beta(value)
         else:
             out[key] = value
     if "object" in src:
@@ -271,11 +287,15 @@ def session_to_ga(session: Mapping[str, Any], *, transcription: bool = False) ->
         elif key == "speed":
             outp["speed"] = value
         elif key == "object":
-            out["object"] = "realtime.session"
+            out["object"] = (
+                "realtime.transcription_session" if transcription else "realtime.session"
+            )
         elif key == "client_secret":
             continue
+        elif key == "tool_choice":
+            out[key] = _tool_choice_to_ga(value)
         else:
-            out[key] = value  # model, instructions, tools, tool_choice, temperature, ...
+            out[key] = value  # model, instructions, tools, temperature, ...
     audio: dict[str, Any] = {}
     if inp:
         audio["input"] = inp
@@ -308,6 +328,8 @@ def response_params_to_beta(params: Mapping[str, Any]) -> dict[str, Any]:
             out["input"] = [item_to_beta(i) for i in value]
         elif key in ("parallel_tool_calls", "reasoning", "prompt"):
             continue
+        elif key == "tool_choice":
+            out[key] = _tool_choice_to_beta(value)
         else:
             out[key] = value
     return out
@@ -328,6 +350,8 @@ def response_params_to_ga(params: Mapping[str, Any]) -> dict[str, Any]:
             outp["format"] = ga_audio_format(value)
         elif key == "input":
             out["input"] = [item_to_ga(i) for i in value]
+        elif key == "tool_choice":
+            out[key] = _tool_choice_to_ga(value)
         else:
             out[key] = value
     if outp:
@@ -407,16 +431,21 @@ def translate_server_event(event: Mapping[str, Any], to: Dialect | str) -> list[
         if etype in ("conversation.item.added", "input_audio_buffer.committed"):
             out.setdefault("previous_item_id", None)
         elif etype == "conversation.item.input_audio_transcription.completed":
-            out.pop("usage", None)
             out.pop("languages", None)
+        elif etype == "conversation.item.input_audio_transcription.delta":
+            out.pop("obfuscation", None)
         elif etype == "response.function_call_arguments.done":
             out.pop("name", None)
     else:
         out["type"] = BETA_TO_GA_EVENT.get(etype, etype)
-        if "session" in out and isinstance(out["session"], Mapping):
-            out["session"] = session_to_ga(
-                out["session"], transcription=etype == "transcription_session.updated"
-            )
+        if (
+            "session" in out
+            and isinstance(out["session"], Mapping)
+            and etype != "transcription_session.updated"  # GA keeps the legacy flat shape
+        ):
+            session = session_to_ga(out["session"])
+            session.pop("temperature", None)
+            out["session"] = session
         if "response" in out and isinstance(out["response"], Mapping):
             out["response"] = response_to_ga(out["response"])
         if "item" in out and isinstance(out["item"], Mapping):

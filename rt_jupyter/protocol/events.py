@@ -264,8 +264,14 @@ def serialize(event: Mapping[str, Any]) -> str:
 # --- builders ------------------------------------------------------------------------------------
 
 
+#: Server events that carry no ``event_id`` on the wire.
+NO_EVENT_ID: Final = frozenset({"input_audio_buffer.dtmf_event_received"})
+
+
 def server_event(event_type: str, **fields: Any) -> dict[str, Any]:
     """A server event with a fresh ``event_id`` (canonical GA names)."""
+    if event_type in NO_EVENT_ID:
+        return {"type": event_type, **fields}
     return {"type": event_type, "event_id": ids.event_id(), **fields}
 
 

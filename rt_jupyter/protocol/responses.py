@@ -109,6 +109,8 @@ class ResponseBuilder:
         self.total_text_chars = 0
         self.total_audio_ms = 0.0
         self.finished = False
+        self._last_item_id: Any = ...  # id of the item our next item goes after (... = unknown)
+        self._previous: dict[str, str | None] = {}
 
     def _format_name(self) -> str:
         fmt = ((self.config.get("audio") or {}).get("output") or {}).get("format") or {}
@@ -163,12 +165,13 @@ class ResponseBuilder:
             )
         ]
         if self.in_conversation:
+            previous = (
+                self.conversation.last_id if self._last_item_id is ... else self._last_item_id
+            )
+            self._previous[item["id"]] = previous
+            self._last_item_id = item["id"]
             events.append(
-                server_event(
-                    "conversation.item.added",
-                    previous_item_id=self.conversation.last_id,
-                    item=dict(item),
-                )
+                server_event("conversation.item.added", previous_item_id=previous, item=dict(item))
             )
         return events
 
@@ -281,7 +284,7 @@ class ResponseBuilder:
             events.append(
                 server_event(
                     "conversation.item.done",
-                    previous_item_id=self.conversation.previous_id(item["id"]),
+                    previous_item_id=self._previous.get(item["id"]),
                     item=dict(item),
                 )
             )

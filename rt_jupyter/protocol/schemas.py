@@ -119,7 +119,7 @@ _TOOL_CHOICE = AnyOf(
         }
     ),
 )
-_BETA_TOOL_CHOICE = AnyOf(Str(), Tagged({"function": Obj({"type": Str(), "name": Str()})}))
+_BETA_TOOL_CHOICE = Str()  # "auto", "none", "required" or a function name
 _MAX_TOKENS = AnyOf(Int(1, 4096), Str(["inf"]))
 _TRACING = AnyOf(
     Str(["auto"]),
@@ -347,13 +347,9 @@ def _client_events(dialect: Dialect) -> dict[str, Obj]:
     item = GA_ITEM if ga else BETA_ITEM
     return {
         "session.update": _event({"session": SESSION_SCHEMAS[dialect]}, ("session",)),
+        # the legacy flat transcription session, in both dialects
         "transcription_session.update": _event(
-            {
-                "session": (
-                    Obj(_GA_TRANSCRIPTION_SESSION_FIELDS) if ga else BETA_TRANSCRIPTION_SESSION
-                )
-            },
-            ("session",),
+            {"session": BETA_TRANSCRIPTION_SESSION}, ("session",)
         ),
         "input_audio_buffer.append": _event({"audio": Str()}, ("audio",)),
         "input_audio_buffer.commit": _event(),

@@ -64,10 +64,32 @@ def validate_session(session: Any, dialect: Dialect = Dialect.GA) -> None:
     validate(session, SESSION_SCHEMAS[dialect], "session")
 
 
+#: Objects a ``session.update`` replaces whole (tagged unions and settings objects), not merges.
+REPLACED_WHOLE: Final = frozenset(
+    {
+        "format",
+        "voice",
+        "tool_choice",
+        "tracing",
+        "truncation",
+        "transcription",
+        "noise_reduction",
+        "turn_detection",
+        "prompt",
+        "reasoning",
+    }
+)
+
+
 def deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``update`` into ``base`` in place: objects merge, everything else replaces."""
+    """Merge ``update`` into ``base`` in place: settings groups (``audio``, ``input``...) merge;
+    the objects in :data:`REPLACED_WHOLE` and all other values replace."""
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+        if (
+            key not in REPLACED_WHOLE
+            and isinstance(value, Mapping)
+            and isinstance(base.get(key), dict)
+        ):
             deep_merge(base[key], value)
         else:
             base[key] = copy.deepcopy(value)
@@ -265,6 +287,20 @@ class SessionConfig:
                 code="invalid_value",
                 param="session.tools",
             )
+
+    def to_legacy_transcription(self) -> dict[str, Any]:
+        """The flat transcription session of ``transcription_session.updated`` (both dialects)."""
+        data = copy.deepcopy(self.data)
+        data.pop("temperature", None)
+        data.pop("expires_at", None)
+        out = session_to_beta(data)
+        out["object"] = "realtime.transcription_session"
+        for key in ("output_audio_format", "voice", "speed", "modalities"):
+            out.pop(key, None)
+        td = out.get("turn_detection")
+        if isinstance(td, dict):
+            td.pop("interrupt_response", None)
+        return out
 
     # --- rendering -------------------------------------------------------------------------------
 
