@@ -1,22 +1,78 @@
-"""Command line: ``rt-jupyter serve`` runs the local realtime service."""
+"""Command line: ``rt-jupyter serve`` runs the local realtime service; ``rt-jupyter version``."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
 import sys
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from .local.service import LocalRealtimeService
+
+    accept = None
+    if args.key:
+        accept = list(args.key)
+    service = LocalRealtimeService(
+        args.host,
+        args.port,
+        accept_keys=accept,
+        beta_shape_disabled=args.reject_beta,
+        max_session_s=args.max_session_s,
+        max_sessions_per_key=args.max_sessions_per_key,
+        ice_host=args.ice_host,
+    )
+    print("rt_jupyter local realtime service: loading engines...", flush=True)
+    await service.start()
+    print(f"  REST       {service.base_url}   (OPENAI_BASE_URL)", flush=True)
+    print(f"  WebSocket  {service.ws_base_url}/realtime?model=gpt-realtime", flush=True)
+    print(f"  WebRTC     POST {service.base_url}/realtime/calls", flush=True)
+    keys = ", ".join(args.key) if args.key else "any sk-... key"
+    print(f"  keys       {keys}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("stopping...", flush=True)
+    await service.stop()
+    print("stopped.", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rt-jupyter`` command."""
     parser = argparse.ArgumentParser(prog="rt-jupyter", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the local realtime service")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
+    serve.add_argument("--key", action="append", help="accept only this standard key (repeatable)")
+    serve.add_argument(
+        "--reject-beta",
+        action="store_true",
+        help="reject the beta shape as OpenAI does since 2026-05-12",
+    )
+    serve.add_argument("--max-session-s", type=float, default=None, help="session length limit")
+    serve.add_argument("--max-sessions-per-key", type=int, default=None)
+    serve.add_argument(
+        "--ice-host", default=None, help="address for WebRTC host candidates (default: --host)"
+    )
+    serve.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
     if args.command == "version":
-        from rt_jupyter import __version__
+        from . import __version__
 
         print(__version__)
-    return 0
+        return 0
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    return asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class ServiceState:
     sessions: set[LocalSession] = field(default_factory=set)
     calls: dict[str, Any] = field(default_factory=dict)
     executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="rtj-asr")
+        default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="rtj-asr")
     )
     faults: Any = None
     on_session: Callable[[LocalSession], None] | None = None
@@ -114,8 +114,8 @@ class _Base(tornado.web.RequestHandler):
     def initialize(self, state: ServiceState) -> None:
         self.state = state
 
-    def set_default_headers(self) -> None:
-        if getattr(self, "state", None) is not None and self.state.cors:
+    def prepare(self) -> None:
+        if self.state.cors:
             self.set_header("Access-Control-Allow-Origin", self.request.headers.get("Origin", "*"))
             self.set_header(
                 "Access-Control-Allow-Headers",
@@ -209,7 +209,7 @@ class ClientSecretsHandler(_Base):
 class BetaSessionsHandler(_Base):
     """``POST /v1/realtime/sessions`` and ``/transcription_sessions`` (beta): session + key."""
 
-    def initialize(self, state: ServiceState, transcription: bool = False) -> None:  # type: ignore[override]
+    def initialize(self, state: ServiceState, transcription: bool = False) -> None:
         super().initialize(state)
         self.transcription = transcription
 
@@ -434,7 +434,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
         self.counted = False
 
     @property
-    def max_message_size(self) -> int:  # type: ignore[override]
+    def max_message_size(self) -> int:
         return MAX_WS_MESSAGE
 
     def check_origin(self, origin: str) -> bool:
@@ -452,7 +452,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         offered = self._offered()
-        key = _bearer(self)  # type: ignore[arg-type]
+        key = _bearer(self)
         for proto in offered:
             if proto.startswith(_KEY_SUBPROTOCOL):
                 key = proto[len(_KEY_SUBPROTOCOL) :]

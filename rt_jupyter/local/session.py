@@ -91,9 +91,18 @@ class Engines:
     @classmethod
     def default(cls) -> Engines:
         """The offline engines: silero VAD, pocketsphinx, espeak-ng and :class:`EchoResponder`."""
-        from .engines import default_engines
+        from .asr_pool import ProcessTranscriber
+        from .engines import EspeakVoice, ServerVadTurnDetector
 
-        return default_engines()
+        def turn_detector(**settings: Any) -> ServerVadTurnDetector:
+            return ServerVadTurnDetector(sample_rate=24000, **settings)
+
+        return cls(
+            responder=EchoResponder(),
+            voice=EspeakVoice(),
+            transcriber=ProcessTranscriber(),
+            turn_detector_factory=turn_detector,
+        )
 
 
 @dataclass
@@ -133,6 +142,7 @@ class LocalSession:
         self._speech_start_ms = 0.0
         self._detector: Any = None
         self._detector_config: tuple[Any, ...] | None = None
+        self._detector_offset_ms = 0.0
         self._input_resampler: Any = None
         self._playing: tuple[str, str] | None = None  # (response_id, item_id) on the audio track
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -234,11 +244,13 @@ class LocalSession:
         if self.closed:
             return
         self.events_in += 1
+        event: Event | None = None
         try:
-            events = self.conn.receive(message)
-            for event in events:
+            for event in self.conn.receive(message):
                 self._dispatch(event)
         except ProtocolError as exc:
+            if exc.event_id is None and event is not None:
+                exc.event_id = event.event_id
             self.conn.send_error(exc)
         except Exception as exc:  # an engine failed: report it, keep the session
             log.exception("error handling a client event")
@@ -263,7 +275,7 @@ class LocalSession:
         elif kind == "input_audio_buffer.clear":
             self._speech_item = None
             if self._detector is not None:
-                self._detector.reset()
+                self._detector.reset(keep_clock=True)
         elif kind == "response.create":
             self.create_response(dict(ev.get("response") or {}))
         elif kind == "response.cancel":
@@ -283,36 +295,39 @@ class LocalSession:
     # --- turns -----------------------------------------------------------------------------------
 
     def _configure_turns(self) -> None:
+        """Create, retune or drop the turn detector after the session's turn detection changed.
+
+        ``semantic_vad`` runs the same detector with a silence that follows its eagerness
+        (low 800 ms, auto/medium 500 ms, high 300 ms): there is no semantic model offline."""
         td = self.conn.session.turn_detection
         if td is None or self.engines.turn_detector_factory is None:
             self._detector = None
             self._detector_config = None
             return
-        config = (
-            td.get("type"),
-            float(td.get("threshold", 0.5)),
-            int(td.get("prefix_padding_ms", 300)),
-            int(td.get("silence_duration_ms", 200)),
-            td.get("idle_timeout_ms"),
-        )
+        if td.get("type") == "semantic_vad":
+            silence = {"low": 800, "high": 300}.get(str(td.get("eagerness")), 500)
+            settings = {
+                "threshold": 0.5,
+                "prefix_padding_ms": 300,
+                "silence_duration_ms": silence,
+                "idle_timeout_ms": None,
+            }
+        else:
+            settings = {
+                "threshold": float(td.get("threshold", 0.5)),
+                "prefix_padding_ms": int(td.get("prefix_padding_ms", 300)),
+                "silence_duration_ms": int(td.get("silence_duration_ms", 200)),
+                "idle_timeout_ms": td.get("idle_timeout_ms"),
+            }
+        config = tuple(settings.values())
         if config == self._detector_config:
             return
-        if self._detector is not None and config[0] == self._detector_config[0]:  # type: ignore[index]
-            self._detector.update(
-                threshold=config[1], prefix_padding_ms=config[2], silence_duration_ms=config[3]
-            )
-            self._detector.idle_timeout_ms = config[4]
+        if self._detector is not None:
+            self._detector.update(**settings)
         else:
-            self._detector = self.engines.turn_detector_factory(
-                threshold=config[1],
-                prefix_padding_ms=config[2],
-                silence_duration_ms=config[3],
-                idle_timeout_ms=config[4],
-                semantic=config[0] == "semantic_vad",
-            )
-            # the detector's clock starts where the session's audio clock is now
-            if self.conn.input_buffer.total_ms:
-                self._detector.skip_ms(self.conn.input_buffer.total_ms)
+            self._detector = self.engines.turn_detector_factory(**settings)
+            # the detector counts from 0: offset its times to the session's audio clock
+            self._detector_offset_ms = self.conn.input_buffer.total_ms
         self._detector_config = config
 
     def _on_append(self) -> None:
@@ -349,13 +364,16 @@ class LocalSession:
         """Input audio at 24 kHz for the turn detector (WebSocket appends and the WebRTC track)."""
         if self._detector is None:
             return
+        offset = self._detector_offset_ms
         for turn in self._detector.feed(samples):
+            start = (turn.audio_start_ms or 0) + offset
+            end = (turn.audio_end_ms or 0) + offset
             if turn.kind == "speech_started":
-                self._speech_started(turn.audio_start_ms)
+                self._speech_started(start)
             elif turn.kind == "speech_stopped":
-                self._speech_stopped(turn.audio_end_ms)
+                self._speech_stopped(end)
             elif turn.kind == "timeout_triggered":
-                self._timeout(turn.audio_start_ms, turn.audio_end_ms)
+                self._timeout(start, end)
         if self._speech_item is None:
             td = self.conn.session.turn_detection or {}
             keep = float(td.get("prefix_padding_ms", 300)) + 2000

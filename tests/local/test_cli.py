@@ -1,0 +1,42 @@
+"""``rt-jupyter serve``: starts from the command line, prints its URLs, serves, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import websockets.sync.client
+
+
+def test_serve_prints_urls_serves_and_stops_on_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rt_jupyter", "serve", "--port", "0", "--key", "sk-cli-test"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "Ctrl-C" in line or not line:
+            break
+    text = "".join(lines)
+    match = re.search(r"(ws://127\.0\.0\.1:\d+/v1)/realtime", text)
+    assert match, text
+    assert "http://127.0.0.1:" in text
+    with websockets.sync.client.connect(
+        f"{match.group(1)}/realtime?model=gpt-realtime",
+        additional_headers={"Authorization": "Bearer sk-cli-test"},
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "stopped" in out
