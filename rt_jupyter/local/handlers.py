@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import email.parser
 import email.policy
+import functools
 import json
 import logging
 import time
@@ -22,6 +23,7 @@ from ..protocol import DEFAULT_MODEL, Dialect, ProtocolError, SessionConfig, val
 from ..protocol.dialects import session_to_ga
 from ..protocol.schema import Int, Obj, Str
 from ..protocol.schema import validate as schema_validate
+from .faults import Faults
 from .keys import GA_KEY_TTL_DEFAULT, AuthError, KeyStore, Principal
 from .session import Engines, LocalSession, SessionOptions
 
@@ -53,7 +55,7 @@ class ServiceState:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="rtj-asr")
     )
-    faults: Any = None
+    faults: Faults | None = None
     on_session: Callable[[LocalSession], None] | None = None
 
     def session_config(
@@ -88,6 +90,11 @@ def _bearer(handler: tornado.web.RequestHandler) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return None
+
+
+def _check_fault_keys(state: ServiceState) -> None:
+    if state.faults is not None and state.faults.reject_keys:
+        raise AuthError("Incorrect API key provided (fault injection: reject_keys).")
 
 
 def _rest_error(
@@ -137,6 +144,7 @@ class _Base(tornado.web.RequestHandler):
 
     def authenticate(self, *, allow_standard: bool = True) -> Principal | None:
         try:
+            _check_fault_keys(self.state)
             return self.state.keys.authenticate(
                 _bearer(self),
                 allow_standard=allow_standard and self.state.allow_standard_keys,
@@ -413,6 +421,12 @@ class _WsTransport:
     def close(self, code: int = 1000, reason: str = "") -> None:
         self.handler.close(code, reason)
 
+    def abort(self) -> None:
+        connection = self.handler.ws_connection
+        stream = getattr(connection, "stream", None)
+        if stream is not None:
+            stream.close()
+
 
 def _swallow(fut: Any) -> None:
     with contextlib.suppress(Exception):
@@ -462,6 +476,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
         )
         call_id = self.get_query_argument("call_id", None)
         try:
+            _check_fault_keys(self.state)
             principal = self.state.keys.authenticate(
                 key, allow_standard=self.state.allow_standard_keys
             )
@@ -544,7 +559,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             options=SessionOptions(
                 max_duration_s=self.state.max_session_s[self.dialect],
                 executor=self.state.executor,
-                faults=self.state.faults,
+                faults=functools.partial(getattr, self.state, "faults"),
             ),
         )
         self.session = session

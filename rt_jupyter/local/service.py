@@ -22,6 +22,7 @@ import tornado.httpserver
 import tornado.web
 
 from ..protocol import DEFAULT_MODEL, Dialect
+from .faults import Faults
 from .handlers import ServiceState, make_handlers
 from .keys import KeyStore
 from .session import Engines, LocalSession
@@ -97,6 +98,15 @@ class LocalRealtimeService:
     @property
     def sessions(self) -> set[LocalSession]:
         return self.state.sessions
+
+    @property
+    def faults(self) -> Faults | None:
+        """Fault injection for sessions started from now on (see :mod:`.faults`)."""
+        return self.state.faults
+
+    @faults.setter
+    def faults(self, value: Faults | None) -> None:
+        self.state.faults = value
 
     # --- running ---------------------------------------------------------------------------------
 

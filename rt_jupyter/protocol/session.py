@@ -252,7 +252,9 @@ class SessionConfig:
             # a new turn_detection object replaces the old one, with defaults for omitted fields
             self.data["audio"]["input"]["turn_detection"] = _fill_turn_detection(td)
 
-    def _check_semantics(self, s: Mapping[str, Any], *, voice_locked: bool) -> None:
+    def _check_semantics(
+        self, s: Mapping[str, Any], *, voice_locked: bool, check_model: bool = True
+    ) -> None:
         mods = s.get("output_modalities")
         if mods is not None and (len(set(mods)) > 1 or len(mods) == 0):
             raise ProtocolError(
@@ -262,7 +264,12 @@ class SessionConfig:
                 param="session.output_modalities",
             )
         model = s.get("model")
-        if model is not None and "model" in self.data and model != self.data["model"]:
+        if (
+            check_model
+            and model is not None
+            and "model" in self.data
+            and (model != self.data["model"])
+        ):
             raise ProtocolError(
                 f"Cannot update a session's model (it is '{self.data['model']}').",
                 code="invalid_value",
@@ -449,7 +456,9 @@ def session_update(
         s["audio"] = audio
     try:
         validate(s, SESSION_SCHEMAS[Dialect.GA], "session")
-        SessionConfig.default(session_type=session_type)._check_semantics(s, voice_locked=False)
+        SessionConfig.default(session_type=session_type)._check_semantics(
+            s, voice_locked=False, check_model=False
+        )
         if temperature is not None:
             validate({"temperature": temperature}, SESSION_SCHEMAS[Dialect.BETA], "session")
     except ProtocolError as exc:

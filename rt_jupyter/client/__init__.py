@@ -1,0 +1,30 @@
+"""The kernel-side Realtime client (WebSocket): :func:`connect`, :class:`RealtimeSession`."""
+
+from __future__ import annotations
+
+from .errors import (
+    AuthenticationError,
+    BetaShapeDisabledError,
+    ConnectionLostError,
+    RealtimeError,
+    ServerError,
+)
+from .reply import Reply, ToolCallRecord
+from .session import RealtimeSession, Transcription, TranscriptSegment, connect
+from .sync import SyncRealtimeSession, connect_sync
+
+__all__ = [
+    "AuthenticationError",
+    "BetaShapeDisabledError",
+    "ConnectionLostError",
+    "RealtimeError",
+    "RealtimeSession",
+    "Reply",
+    "ServerError",
+    "SyncRealtimeSession",
+    "ToolCallRecord",
+    "TranscriptSegment",
+    "Transcription",
+    "connect",
+    "connect_sync",
+]
