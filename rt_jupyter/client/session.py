@@ -98,6 +98,7 @@ class _Pending:
         self.reply = reply
         self.future = future
         self.params = params
+        self.generation = -1  # the connection its response.create went out on
 
 
 class RealtimeSession:
@@ -139,6 +140,8 @@ class RealtimeSession:
         self._listeners: dict[str, list[Callable[[Event], Any]]] = {}
         self._subscribers: list[asyncio.Queue[Event | None]] = []
         self._claims: deque[_Pending] = deque()
+        self._generation = 0
+        self._unacked: dict[str, dict[str, Any]] = {}  # item creates not yet acknowledged
         self._active: dict[str, _Pending] = {}
         self._requests: dict[str, tuple[str, asyncio.Future[Event]]] = {}
         self._kind_waiters: list[tuple[str, asyncio.Future[Event]]] = []
@@ -214,6 +217,7 @@ class RealtimeSession:
                 ) from None
             raise ConnectionLostError(f"HTTP {status} from {self.url}: {detail}") from None
         self.conn = _fresh_connection(self.dialect, self.conn)
+        self._generation += 1
         self._created.clear()
         self._connected.set()
 
@@ -292,6 +296,10 @@ class RealtimeSession:
             self._send_now(build("session.update", session=dict(self._config)))
         lost = list(self._active.values())
         self._active.clear()
+        # requests that went out on the old connection but never started are lost as well
+        unstarted = [p for p in self._claims if 0 <= p.generation < self._generation]
+        for pending in unstarted:
+            self._claims.remove(pending)
         lost_items = {
             o.id
             for p in lost
@@ -305,8 +313,13 @@ class RealtimeSession:
             if replay is not None:
                 self._send_now(build("conversation.item.create", item=replay))
                 replayed += 1
-        self.log.note("rt.restored", items=replayed, lost_responses=len(lost))
-        for pending in lost:  # the response died with the old connection: ask again
+        queued_ids = {e["item"]["id"] for e in self._outbox if "item" in e}
+        for item_id, event in list(self._unacked.items()):
+            if item_id not in old.conversation and item_id not in queued_ids:
+                self._send_now(event)  # sent, but its acknowledgement never came: send again
+                replayed += 1
+        self.log.note("rt.restored", items=replayed, lost_responses=len(lost) + len(unstarted))
+        for pending in [*lost, *unstarted]:  # the response died with the connection: ask again
             fresh = Reply(
                 t_request=pending.reply.t_request,
                 tool_calls=pending.reply.tool_calls,
@@ -320,17 +333,15 @@ class RealtimeSession:
     def _fail(self, exc: BaseException) -> None:
         self._fatal = exc
         self._created.set()
-        for pending in [*self._claims, *self._active.values()]:
-            if not pending.future.done():
-                pending.future.set_exception(exc)
+        futures: list[asyncio.Future[Any]] = [p.future for p in self._claims]
+        futures += [p.future for p in self._active.values()]
+        futures += [f for _, f in self._requests.values()] + [f for _, f in self._kind_waiters]
         self._claims.clear()
         self._active.clear()
-        for future in [
-            *(f for _, f in self._requests.values()),
-            *(f for _, f in self._kind_waiters),
-        ]:
+        for future in futures:
             if not future.done():
                 future.set_exception(exc)
+                future.exception()  # whoever awaits it gets the error; nobody else is warned
         for queue in self._subscribers:
             queue.put_nowait(None)
 
@@ -369,6 +380,10 @@ class RealtimeSession:
             self._on_error(event)
         elif kind == "session.created":
             self._created.set()
+        elif kind == "conversation.item.added":
+            item = event.get("item")
+            if isinstance(item, dict):
+                self._unacked.pop(str(item.get("id")), None)
         elif kind == "response.created":
             self._on_response_created(event, t)
         elif kind == "response.done":
@@ -571,6 +586,11 @@ class RealtimeSession:
     def send(self, event: Mapping[str, Any]) -> None:
         """Send a client event (validated first); queued while reconnecting."""
         data = dict(event.data if isinstance(event, Event) else event)
+        if data.get("type") == "conversation.item.create" and isinstance(data.get("item"), dict):
+            item = dict(data["item"])
+            item.setdefault("id", ids.item_id())  # so its acknowledgement can be matched
+            data["item"] = item
+            self._unacked[item["id"]] = data
         if self.connected and self._created.is_set():
             self._send_now(data)
         else:
@@ -592,6 +612,8 @@ class RealtimeSession:
         pending.params = {**params, "_event_id": event_id}
         self._claims.append(pending)
         response = {k: v for k, v in params.items() if not k.startswith("_")}
+        if self.connected and self._created.is_set():
+            pending.generation = self._generation
         self.send(build("response.create", event_id=event_id, response=response or None))
 
     async def request(
