@@ -157,9 +157,9 @@ def _log_memory(n: int) -> float:
     log = EventLog()
     for i in range(n):
         text = (
-            '{"type":"response.output_text.delta","event_id":"event_%021d",'
+            f'{{"type":"response.output_text.delta","event_id":"event_{i:021d}",'
             '"response_id":"resp_C9G5RJeJ2gF77mV7f2B1j","item_id":"item_C9G5RJeJ2gF77mV7f2B1k",'
-            '"output_index":0,"content_index":0,"delta":"word%d "}' % (i, i % 997)
+            f'"output_index":0,"content_index":0,"delta":"word{i % 997} "}}'
         )
         log.add("in", parse(text), text=text)
     current, _peak = tracemalloc.get_traced_memory()
@@ -175,15 +175,17 @@ async def _resume_time(trials: int) -> list[float]:
     from rt_jupyter.local.session import Engines
 
     out = []
-    async with LocalRealtimeService(engines=Engines(responder=EchoResponder())) as svc:
-        async with connect(api_key="sk-bench", base_url=svc.base_url, modalities="text") as s:
-            for i in range(trials):
-                await s.say(f"turn {i} before the drop")
-                svc.faults = Faults(drop_after_deltas=2)
-                await s.say(f"turn {i} with a drop in the middle of the answer")
-                note = s.log.of_kind("rt.reconnect")[-1]
-                restored = s.log.of_kind("rt.restored")[-1]
-                out.append((restored.t - note.t) * 1000)
+    async with (
+        LocalRealtimeService(engines=Engines(responder=EchoResponder())) as svc,
+        connect(api_key="sk-bench", base_url=svc.base_url, modalities="text") as s,
+    ):
+        for i in range(trials):
+            await s.say(f"turn {i} before the drop")
+            svc.faults = Faults(drop_after_deltas=2)
+            await s.say(f"turn {i} with a drop in the middle of the answer")
+            note = s.log.of_kind("rt.reconnect")[-1]
+            restored = s.log.of_kind("rt.restored")[-1]
+            out.append((restored.t - note.t) * 1000)
     return out
 
 
