@@ -1,15 +1,61 @@
-"""Sessions as data: pandas frames built from an :class:`~rt_jupyter.log.EventLog`."""
+"""Sessions as data: pandas frames from an :class:`~rt_jupyter.log.EventLog`.
+
+The same frames for kernel sessions and widgets, in both dialects (one normalized vocabulary):
+
+* :func:`events` — one row per event (``EventLog.to_frame``).
+* :func:`responses` — one row per response: timing, status, text, audio, tokens.
+* :func:`turns` — one row per user turn: speech start/end, commit, the response it got, latencies
+  (end of speech → first audio...), interruption and truncation, tool calls.
+* :func:`transcript` — who said what, when.
+* :func:`usage` — tokens by text/audio/cached per response, and cost from a price table.
+
+Only the events a frame needs are decoded, so a million-event log builds in seconds.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .protocol import Conversation, Item
 
-__all__ = ["code_blocks"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .log import EventLog
+
+__all__ = [
+    "PRICES",
+    "code_blocks",
+    "events",
+    "latency",
+    "responses",
+    "transcript",
+    "turns",
+    "usage",
+]
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)```", re.S)
+_RESPONSE_ID = re.compile(r'"response_id":"([^"]+)"')
+
+#: USD per million tokens, by model prefix (the longest matching prefix wins). Override with
+#: ``usage(log, prices={...})``; the local service's estimates use the ``gpt-realtime`` row.
+PRICES: dict[str, dict[str, float]] = {
+    "gpt-realtime": {
+        "text_in": 4.00, "cached_text_in": 0.40, "audio_in": 32.00, "cached_audio_in": 0.40,
+        "image_in": 5.00, "text_out": 16.00, "audio_out": 64.00,
+    },
+    "gpt-realtime-mini": {
+        "text_in": 0.60, "cached_text_in": 0.06, "audio_in": 10.00, "cached_audio_in": 0.30,
+        "image_in": 0.80, "text_out": 2.40, "audio_out": 20.00,
+    },
+    "gpt-4o-realtime-preview": {
+        "text_in": 5.00, "cached_text_in": 2.50, "audio_in": 40.00, "cached_audio_in": 2.50,
+        "image_in": 5.00, "text_out": 20.00, "audio_out": 80.00,
+    },
+}  # fmt: skip
 
 
 def code_blocks(items: Conversation | Iterable[Item]) -> list[str]:
@@ -19,3 +65,431 @@ def code_blocks(items: Conversation | Iterable[Item]) -> list[str]:
         if item.type == "message" and item.role == "assistant":
             out.extend(m.group(2).rstrip("\n") for m in _FENCE.finditer(item.text))
     return out
+
+
+def events(log: EventLog) -> pd.DataFrame:
+    """One row per event (see :meth:`EventLog.to_frame`)."""
+    return log.to_frame()
+
+
+def _rows(log: EventLog, kinds: set[str]) -> Iterable[tuple[int, float, str, dict[str, Any]]]:
+    """(index, t, kind, event) for events of the given kinds, decoding only those."""
+    codes = {i for i, k in enumerate(log.kinds) if k in kinds}
+    t0 = log.t[0] if len(log) else 0.0
+    for i, code in enumerate(log.kind_codes):
+        if code in codes:
+            yield i, log.t[i] - t0, log.kinds[code], json.loads(log.payloads[i])
+
+
+def _first_deltas(log: EventLog) -> tuple[dict[str, float], dict[str, float]]:
+    """Time of the first text and first audio delta of each response (regex, no JSON)."""
+    text_kinds = {"response.output_text.delta", "response.output_audio_transcript.delta"}
+    text_codes = {i for i, k in enumerate(log.kinds) if k in text_kinds}
+    audio_codes = {i for i, k in enumerate(log.kinds) if k == "response.output_audio.delta"}
+    t0 = log.t[0] if len(log) else 0.0
+    first_text: dict[str, float] = {}
+    first_audio: dict[str, float] = {}
+    for i, code in enumerate(log.kind_codes):
+        if code in text_codes or code in audio_codes:
+            match = _RESPONSE_ID.search(log.payloads[i], 0, 300)
+            if match is None:
+                continue
+            target = first_text if code in text_codes else first_audio
+            target.setdefault(match.group(1), log.t[i] - t0)
+    return first_text, first_audio
+
+
+def _response_text(response: Mapping[str, Any]) -> str:
+    parts = []
+    for item in response.get("output") or []:
+        for part in item.get("content") or []:
+            value = part.get("text") if "text" in part else part.get("transcript")
+            if value:
+                parts.append(str(value))
+    return " ".join(parts)
+
+
+def responses(log: EventLog) -> pd.DataFrame:
+    """One row per response: ``response_id``, ``created``/``done`` (s), ``status``, ``reason``,
+    ``first_text``/``first_audio`` (s), ``ttft_ms``/``ttfa_ms`` (from created), ``text``,
+    ``audio_ms``, ``tool_calls``, ``input_tokens``, ``output_tokens``, ``conversation``."""
+    import pandas as pd
+
+    first_text, first_audio = _first_deltas(log)
+    audio_bytes: dict[str, int] = {}
+    audio_code = {i for i, k in enumerate(log.kinds) if k == "response.output_audio.delta"}
+    for i, code in enumerate(log.kind_codes):
+        if code in audio_code:
+            match = _RESPONSE_ID.search(log.payloads[i], 0, 300)
+            if match:
+                audio_bytes[match.group(1)] = (
+                    audio_bytes.get(match.group(1), 0) + (log.audio_sizes[i])
+                )
+    rows: dict[str, dict[str, Any]] = {}
+    bytes_per_ms = 48.0
+    for _, t, kind, ev in _rows(
+        log, {"response.created", "response.done", "session.created", "session.updated"}
+    ):
+        if kind.startswith("session."):
+            fmt = _output_format(ev.get("session") or {})
+            bytes_per_ms = 8.0 if fmt in ("g711_ulaw", "g711_alaw") else 48.0
+            continue
+        response = ev.get("response") or {}
+        rid = str(response.get("id"))
+        row = rows.setdefault(rid, {"response_id": rid, "created": t})
+        if kind == "response.done":
+            usage = response.get("usage") or {}
+            details = response.get("status_details") or {}
+            outputs = response.get("output") or []
+            row.update(
+                done=t,
+                status=response.get("status"),
+                reason=details.get("reason"),
+                text=_response_text(response),
+                tool_calls=[o.get("name") for o in outputs if o.get("type") == "function_call"],
+                input_tokens=usage.get("input_tokens"),
+                output_tokens=usage.get("output_tokens"),
+                conversation=response.get("conversation_id") is not None,
+            )
+        row["audio_ms"] = audio_bytes.get(rid, 0) / bytes_per_ms
+    columns = [
+        "response_id", "created", "done", "status", "reason", "first_text", "first_audio",
+        "ttft_ms", "ttfa_ms", "duration_ms", "text", "audio_ms", "tool_calls",
+        "input_tokens", "output_tokens", "conversation",
+    ]  # fmt: skip
+    for rid, row in rows.items():
+        row["first_text"] = first_text.get(rid)
+        row["first_audio"] = first_audio.get(rid)
+        created = row["created"]
+        row["ttft_ms"] = _ms(row["first_text"], created)
+        row["ttfa_ms"] = _ms(row["first_audio"], created)
+        row["duration_ms"] = _ms(row.get("done"), created)
+    return pd.DataFrame(list(rows.values()), columns=columns)
+
+
+def _ms(t: float | None, since: float | None) -> float | None:
+    return None if t is None or since is None else round((t - since) * 1000, 1)
+
+
+def _output_format(session: Mapping[str, Any]) -> str:
+    audio = session.get("audio")
+    if isinstance(audio, Mapping):
+        fmt = ((audio.get("output") or {}).get("format") or {}).get("type")
+        return {"audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}.get(str(fmt), "pcm16")
+    return str(session.get("output_audio_format") or "pcm16")
+
+
+_TURN_KINDS = {
+    "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.committed",
+    "input_audio_buffer.timeout_triggered",
+    "conversation.item.added",
+    "conversation.item.create",
+    "conversation.item.input_audio_transcription.completed",
+    "response.created",
+    "response.done",
+    "conversation.item.truncated",
+    "output_audio_buffer.cleared",
+}
+
+
+def turns(log: EventLog) -> pd.DataFrame:
+    """One row per user turn (spoken or typed), with the response it got.
+
+    Columns: ``item_id``, ``kind`` (``speech``/``text``), ``speech_start``/``speech_end`` (s),
+    ``audio_start_ms``/``audio_end_ms`` (input audio clock), ``committed``, ``transcript``,
+    ``response_id``, ``response_created``, ``first_text``, ``first_audio``, ``done``, ``status``,
+    ``interrupted`` (the response was cut by the next turn), ``truncated_ms``, ``tool_calls`` and
+    latencies ``speech_end_to_first_audio_ms``, ``speech_end_to_response_ms``,
+    ``request_to_first_audio_ms`` (typed turns: item sent → first audio/text).
+    """
+    import pandas as pd
+
+    first_text, first_audio = _first_deltas(log)
+    rows: list[dict[str, Any]] = []
+    by_item: dict[str, dict[str, Any]] = {}
+    pending_turn: dict[str, Any] | None = None
+    by_response: dict[str, dict[str, Any]] = {}
+    item_response: dict[str, str] = {}  # assistant item -> response
+    row: Any
+    for index, t, kind, ev in _rows(log, _TURN_KINDS):
+        direction = log.direction[index]
+        if kind == "input_audio_buffer.speech_started":
+            row = {
+                "item_id": ev.get("item_id"),
+                "kind": "speech",
+                "speech_start": t,
+                "audio_start_ms": ev.get("audio_start_ms"),
+            }
+            by_item[str(ev.get("item_id"))] = row
+            rows.append(row)
+        elif kind == "input_audio_buffer.speech_stopped":
+            row = by_item.get(str(ev.get("item_id"))) or {}
+            row.update(speech_end=t, audio_end_ms=ev.get("audio_end_ms"))
+        elif kind == "input_audio_buffer.timeout_triggered":
+            row = {
+                "item_id": ev.get("item_id"),
+                "kind": "timeout",
+                "speech_end": t,
+                "audio_start_ms": ev.get("audio_start_ms"),
+                "audio_end_ms": ev.get("audio_end_ms"),
+            }
+            by_item[str(ev.get("item_id"))] = row
+            rows.append(row)
+        elif kind == "input_audio_buffer.committed":
+            item_id = str(ev.get("item_id"))
+            row = by_item.get(item_id)
+            if row is None:  # a manual commit
+                row = {"item_id": item_id, "kind": "audio"}
+                by_item[item_id] = row
+                rows.append(row)
+            row["committed"] = t
+            pending_turn = row
+        elif kind == "conversation.item.create" and direction == 1:  # sent by us
+            item = ev.get("item") or {}
+            if item.get("role") == "user":
+                text = " ".join(
+                    str(p.get("text")) for p in item.get("content") or [] if p.get("text")
+                )
+                row = {
+                    "item_id": item.get("id"),
+                    "kind": "text",
+                    "transcript": text,
+                    "committed": t,
+                }
+                if item.get("id"):
+                    by_item[str(item["id"])] = row
+                rows.append(row)
+                pending_turn = row
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            row = by_item.get(str(ev.get("item_id")))
+            if row is not None:
+                row["transcript"] = ev.get("transcript")
+        elif kind == "response.created":
+            response = ev.get("response") or {}
+            if response.get("conversation_id", "x") is None:
+                continue  # out-of-band: not a turn's answer
+            rid = str(response.get("id"))
+            if pending_turn is not None and "response_id" not in pending_turn:
+                pending_turn.update(response_id=rid, response_created=t)
+                by_response[rid] = pending_turn
+        elif kind == "response.done":
+            response = ev.get("response") or {}
+            rid = str(response.get("id"))
+            row = by_response.get(rid)
+            if row is None:
+                # a tool follow-up belongs to the turn that started the chain
+                continue
+            details = response.get("status_details") or {}
+            outputs = response.get("output") or []
+            row.update(
+                done=t,
+                status=response.get("status"),
+                interrupted=details.get("reason") == "turn_detected",
+            )
+            calls = [o.get("name") for o in outputs if o.get("type") == "function_call"]
+            row.setdefault("tool_calls", []).extend(calls)
+            for out in outputs:
+                item_response[str(out.get("id"))] = rid
+            if calls:
+                pending_turn = row  # the follow-up response answers the same turn
+                row.pop("response_id", None)
+                by_response.pop(rid, None)
+                row.setdefault("_responses", []).append(rid)
+                row["_first"] = row.get("_first") or rid
+        elif kind == "conversation.item.truncated":
+            row = by_response.get(item_response.get(str(ev.get("item_id")), ""))
+            if row is not None:
+                row["truncated_ms"] = ev.get("audio_end_ms")
+    for row in rows:
+        rid = row.get("response_id")
+        if rid is None and row.get("_responses"):
+            rid = row["_responses"][-1]
+            row["response_id"] = rid
+        chain = [*row.pop("_responses", []), *([rid] if rid else [])]
+        row.pop("_first", None)
+        texts = [first_text[r] for r in chain if r in first_text]
+        audios = [first_audio[r] for r in chain if r in first_audio]
+        row["first_text"] = min(texts) if texts else None
+        row["first_audio"] = min(audios) if audios else None
+        end = row.get("speech_end")
+        row["speech_end_to_first_audio_ms"] = _ms(row["first_audio"], end)
+        row["speech_end_to_response_ms"] = _ms(row.get("response_created"), end)
+        start = row.get("committed") if row.get("kind") == "text" else None
+        first_any = row["first_audio"] if row["first_audio"] is not None else row["first_text"]
+        row["request_to_first_audio_ms"] = _ms(first_any, start)
+        row.setdefault("interrupted", False)
+        row.setdefault("tool_calls", [])
+    columns = [
+        "item_id", "kind", "speech_start", "speech_end", "audio_start_ms", "audio_end_ms",
+        "committed", "transcript", "response_id", "response_created", "first_text",
+        "first_audio", "done", "status", "interrupted", "truncated_ms", "tool_calls",
+        "speech_end_to_first_audio_ms", "speech_end_to_response_ms", "request_to_first_audio_ms",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def transcript(log: EventLog) -> pd.DataFrame:
+    """Who said what, when: ``t`` (s), ``role`` (``user``/``assistant``), ``text``,
+    ``item_id``, ``source`` (``typed``, ``transcription``, ``response``), ``truncated`` (the
+    assistant's speech was cut)."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    truncated: set[str] = set()
+    for index, t, kind, ev in _rows(
+        log,
+        {
+            "conversation.item.create",
+            "conversation.item.input_audio_transcription.completed",
+            "response.output_item.done",
+            "conversation.item.truncated",
+        },
+    ):
+        if kind == "conversation.item.create" and log.direction[index] == 1:
+            item = ev.get("item") or {}
+            text = " ".join(str(p.get("text")) for p in item.get("content") or [] if p.get("text"))
+            if text and item.get("role") in ("user", "system"):
+                rows.append(
+                    {
+                        "t": t,
+                        "role": item.get("role"),
+                        "text": text,
+                        "item_id": item.get("id"),
+                        "source": "typed",
+                    }
+                )
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            rows.append(
+                {
+                    "t": t,
+                    "role": "user",
+                    "text": ev.get("transcript"),
+                    "item_id": ev.get("item_id"),
+                    "source": "transcription",
+                }
+            )
+        elif kind == "response.output_item.done":
+            item = ev.get("item") or {}
+            if item.get("type") == "message" and item.get("role") == "assistant":
+                text = _response_text({"output": [item]})
+                if text:
+                    rows.append(
+                        {
+                            "t": t,
+                            "role": "assistant",
+                            "text": text,
+                            "item_id": item.get("id"),
+                            "source": "response",
+                        }
+                    )
+        elif kind == "conversation.item.truncated":
+            truncated.add(str(ev.get("item_id")))
+    frame = pd.DataFrame(rows, columns=["t", "role", "text", "item_id", "source"])
+    frame["truncated"] = frame["item_id"].isin(truncated)
+    return frame
+
+
+def _price_row(model: str, prices: Mapping[str, Mapping[str, float]]) -> Mapping[str, float]:
+    best = ""
+    for prefix in prices:
+        if model.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    return prices.get(best) or prices.get("gpt-realtime") or {}
+
+
+def usage(
+    log: EventLog,
+    *,
+    model: str | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
+) -> pd.DataFrame:
+    """Tokens per response (text/audio/image/cached in, text/audio out) and cost in USD.
+
+    ``prices`` (USD per million tokens, keyed by model prefix) overrides :data:`PRICES`;
+    ``model`` defaults to the session's model as the log recorded it.
+    """
+    import pandas as pd
+
+    table = {**PRICES, **(prices or {})}
+    rows = []
+    session_model = model
+    for _, t, kind, ev in _rows(log, {"session.created", "session.updated", "response.done"}):
+        if kind.startswith("session."):
+            session_model = model or str((ev.get("session") or {}).get("model") or "")
+            continue
+        response = ev.get("response") or {}
+        u = response.get("usage") or {}
+        inp = u.get("input_token_details") or {}
+        out = u.get("output_token_details") or {}
+        cached = inp.get("cached_tokens_details") or {}
+        cached_text = int(cached.get("text_tokens") or 0)
+        cached_audio = int(cached.get("audio_tokens") or 0)
+        row: dict[str, Any] = {
+            "response_id": response.get("id"),
+            "t": t,
+            "status": response.get("status"),
+            "text_in": int(inp.get("text_tokens") or 0),
+            "audio_in": int(inp.get("audio_tokens") or 0),
+            "image_in": int(inp.get("image_tokens") or 0),
+            "cached_in": int(inp.get("cached_tokens") or 0),
+            "text_out": int(out.get("text_tokens") or 0),
+            "audio_out": int(out.get("audio_tokens") or 0),
+            "total": int(u.get("total_tokens") or 0),
+        }
+        p = _price_row(session_model or "gpt-realtime", table)
+        cost = (
+            (row["text_in"] - cached_text) * p.get("text_in", 0)
+            + cached_text * p.get("cached_text_in", 0)
+            + (row["audio_in"] - cached_audio) * p.get("audio_in", 0)
+            + cached_audio * p.get("cached_audio_in", 0)
+            + row["image_in"] * p.get("image_in", 0)
+            + row["text_out"] * p.get("text_out", 0)
+            + row["audio_out"] * p.get("audio_out", 0)
+        ) / 1_000_000
+        row["cost_usd"] = round(cost, 6)
+        rows.append(row)
+    columns = [
+        "response_id",
+        "t",
+        "status",
+        "text_in",
+        "audio_in",
+        "image_in",
+        "cached_in",
+        "text_out",
+        "audio_out",
+        "total",
+        "cost_usd",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def latency(log: EventLog) -> pd.DataFrame:
+    """Latency summary (p50/p90/p99/max in ms) of the turn and response latency columns."""
+    import pandas as pd
+
+    frames = {
+        "end of speech → first audio": turns(log)["speech_end_to_first_audio_ms"],
+        "end of speech → response.created": turns(log)["speech_end_to_response_ms"],
+        "request → first audio/text": turns(log)["request_to_first_audio_ms"],
+        "response.created → first text": responses(log)["ttft_ms"],
+        "response.created → first audio": responses(log)["ttfa_ms"],
+    }
+    rows = []
+    for name, series in frames.items():
+        values = pd.to_numeric(series, errors="coerce").dropna()
+        if values.empty:
+            continue
+        rows.append(
+            {
+                "latency": name,
+                "n": len(values),
+                "p50_ms": values.quantile(0.5),
+                "p90_ms": values.quantile(0.9),
+                "p99_ms": values.quantile(0.99),
+                "max_ms": values.max(),
+            }
+        )
+    return pd.DataFrame(rows, columns=["latency", "n", "p50_ms", "p90_ms", "p99_ms", "max_ms"])
