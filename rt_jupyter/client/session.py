@@ -128,6 +128,8 @@ class RealtimeSession:
         self.tool_timeout = tool_timeout
         self.conn = RealtimeConnection("client", self.dialect)
         self.replies: list[Reply] = []
+        #: What the user sent with say()/send_audio(), in order (for record and replay).
+        self.inputs: list[dict[str, Any]] = []
         self.reconnects = 0
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
@@ -661,6 +663,9 @@ class RealtimeSession:
     async def say(self, text: str, *, timeout: float = 120.0, **response: Any) -> Reply:
         """Add a user text message and get the model's reply (tool calls are run and followed
         up). ``response`` overrides response settings, e.g. ``output_modalities=["text"]``."""
+        self.inputs.append(
+            {"kind": "text", "text": text, "t": time.perf_counter(), "response": dict(response)}
+        )
         self.send(build("conversation.item.create", item=user_text_item(text)))
         return await self.respond(timeout=timeout, **response)
 
@@ -693,6 +698,15 @@ class RealtimeSession:
         """
         fmt = self.conn.session.input_format
         data = to_wire_audio(audio, sample_rate, fmt)
+        self.inputs.append(
+            {
+                "kind": "audio",
+                "audio": data,
+                "format": fmt,
+                "t": time.perf_counter(),
+                "realtime": realtime,
+            }
+        )
         td = self.conn.session.turn_detection
         vad = td is not None and commit is not True
         info = get_format(fmt)
