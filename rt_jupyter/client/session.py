@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..audio import decode_audio, get_format
 from ..config import Settings, resolve_settings
+from ..lint import check_incoming, check_outgoing
 from ..log import EventLog
 from ..protocol import (
     Conversation,
@@ -151,6 +152,7 @@ class RealtimeSession:
         self._created = asyncio.Event()
         self._speech: dict[str, list[int | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._seen_types: set[str] = set()
 
     # --- connecting --------------------------------------------------------------------------
 
@@ -378,6 +380,8 @@ class RealtimeSession:
             return
         self.log.add("in", event, text=message if isinstance(message, str) else None, t=t)
         kind = event.kind
+        for code, text in check_incoming(event.data, self.dialect, self._seen_types):
+            self.log.note("rt.warning", code=code, message=text)
         if kind == "error":
             self._on_error(event)
         elif kind == "session.created":
@@ -604,6 +608,8 @@ class RealtimeSession:
         self.conn.send(data)
         ws = self._ws
         for text in self.conn.data_to_send():
+            for code, message in check_outgoing(data, len(text), self.conn.conversation):
+                self.log.note("rt.warning", code=code, message=message)
             self.log.add("out", data, text=text)
             if ws is not None:
                 self._spawn(_send(ws, text))

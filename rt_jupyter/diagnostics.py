@@ -1,0 +1,240 @@
+"""``rt_jupyter.check()`` / ``%rt doctor``: what will and won't work where the user is."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import platform
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Check", "Report", "check"]
+
+_ICON = {"ok": "✔", "warn": "⚠", "fail": "✘", "info": "ℹ"}
+
+
+@dataclass
+class Check:
+    """One line of the report."""
+
+    name: str
+    status: str  # "ok", "warn", "fail" or "info"
+    detail: str
+
+
+@dataclass
+class Report:
+    """The diagnostics report (renders as a table in notebooks)."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, name: str, status: str, detail: str) -> None:
+        self.checks.append(Check(name, status, detail))
+
+    @property
+    def ok(self) -> bool:
+        """No check failed."""
+        return all(c.status != "fail" for c in self.checks)
+
+    def __getitem__(self, name: str) -> Check:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        width = max((len(c.name) for c in self.checks), default=0)
+        return "\n".join(
+            f"{_ICON[c.status]} {c.name.ljust(width)}  {c.detail}" for c in self.checks
+        )
+
+    def _repr_html_(self) -> str:
+        colors = {"ok": "#2e7d32", "warn": "#b26a00", "fail": "#c62828", "info": "#555"}
+        rows = "".join(
+            f"<tr><td style='color:{colors[c.status]}'>{_ICON[c.status]}</td>"
+            f"<td><b>{html.escape(c.name)}</b></td><td style='text-align:left'>"
+            f"{html.escape(c.detail)}</td></tr>"
+            for c in self.checks
+        )
+        return f"<table>{rows}</table>"
+
+
+def _engines(report: Report) -> None:
+    try:
+        import numpy as np
+
+        from .local.engines import EspeakVoice, SileroVad
+
+        vad = SileroVad()
+        probability = vad.speech_probability(np.zeros(vad.frame_samples, np.float32))
+        voice = EspeakVoice()
+        start = time.perf_counter()
+        audio = voice.synthesize_all("Testing one two three.")
+        ms = (time.perf_counter() - start) * 1000
+        report.add(
+            "local voice and VAD",
+            "ok" if len(audio) and probability < 0.5 else "warn",
+            f"espeak-ng {len(audio) / voice.sample_rate:.1f} s of speech in {ms:.0f} ms; "
+            "silero VAD loaded",
+        )
+    except Exception as exc:
+        report.add("local voice and VAD", "fail", f"{type(exc).__name__}: {exc}")
+    spec = importlib.util.find_spec("pocketsphinx")
+    if spec is None:
+        report.add("local speech recognition", "fail", "pocketsphinx is not installed")
+    else:
+        import pocketsphinx
+
+        model = Path(pocketsphinx.get_model_path())
+        report.add(
+            "local speech recognition",
+            "ok" if model.exists() else "fail",
+            f"pocketsphinx with its English model ({'found' if model.exists() else 'missing'}"
+            "; accuracy is modest on open vocabulary)",
+        )
+    report.add(
+        "WebRTC (aiortc)",
+        "ok" if importlib.util.find_spec("aiortc") else "fail",
+        "the local service can answer browser calls"
+        if importlib.util.find_spec("aiortc")
+        else "aiortc is not installed: the widget cannot reach the local service",
+    )
+
+
+def _server_extension(report: Report, timeout: float) -> None:
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:
+        report.add("server extension", "warn", "jupyter_server is not installed")
+        return
+    servers = list(list_running_servers())
+    if not servers:
+        report.add(
+            "server extension",
+            "warn",
+            "no running Jupyter server found from this process (VS Code, Colab and Voila "
+            "have none): the widget will ask the kernel for keys instead",
+        )
+        return
+    problems = []
+    for server in servers:
+        url = f"{server['url'].rstrip('/')}/rt-jupyter/status"
+        request = urllib.request.Request(url)
+        if server.get("token"):
+            request.add_header("Authorization", f"token {server['token']}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                status = json.load(resp)
+            mode = status.get("mode") or status.get("upstream") or "?"
+            report.add(
+                "server extension",
+                "ok",
+                f"{server['url']}rt-jupyter answers (mode: {mode}, dialect: "
+                f"{status.get('dialect', '?')}, key configured: "
+                f"{bool(status.get('key_configured'))})",
+            )
+            return
+        except Exception as exc:  # try the next server
+            problems.append(f"{server['url']}: {type(exc).__name__}")
+    report.add(
+        "server extension",
+        "warn",
+        "not reachable (" + "; ".join(problems) + "): run `jupyter server extension "
+        "enable rt_jupyter` and restart Jupyter, or rely on kernel-minted keys",
+    )
+
+
+def _widget(report: Report, widget: Any) -> None:
+    static = Path(__file__).parent / "static" / "widget.js"
+    report.add(
+        "widget bundle",
+        "ok" if static.exists() else "fail",
+        str(static)
+        if static.exists()
+        else "rt_jupyter/static/widget.js is missing: reinstall (pip install -e . runs npm)",
+    )
+    if widget is None:
+        report.add(
+            "browser",
+            "info",
+            "pass check(widget=chat) after displaying a VoiceChat to "
+            "see what the browser reported (secure origin, microphone)",
+        )
+        return
+    info = dict(getattr(widget, "browser", {}) or {})
+    if not info:
+        report.add(
+            "browser", "warn", "the widget has not reported yet: display it and wait a moment"
+        )
+        return
+    secure = info.get("secure_context")
+    report.add(
+        "secure origin",
+        "ok" if secure else "fail",
+        "microphone allowed on this origin"
+        if secure
+        else "the page is not a secure origin (https or localhost): browsers block the "
+        "microphone; open Jupyter on https:// or http://localhost",
+    )
+    mics = info.get("microphones")
+    permission = info.get("microphone_permission", "unknown")
+    status = (
+        "ok" if mics and permission != "denied" else ("fail" if permission == "denied" else "warn")
+    )
+    report.add(
+        "microphone",
+        status,
+        f"{mics if mics is not None else '?'} microphone(s); permission {permission}",
+    )
+    if info.get("webrtc") is False:
+        report.add("WebRTC in the browser", "fail", "RTCPeerConnection is not available")
+
+
+def check(
+    *, widget: Any = None, session: Any = None, timeout: float = 2.0, engines: bool = True
+) -> Report:
+    """Report what will and won't work here: key configured (never shown), dialect, local
+    engines, server extension, widget bundle, browser context (from ``widget``), and the
+    protocol warnings a ``session`` or ``widget`` logged."""
+    from . import __version__
+    from .config import resolve_settings
+
+    report = Report()
+    report.add(
+        "rt_jupyter",
+        "info",
+        f"{__version__} on Python {platform.python_version()} ({sys.platform})",
+    )
+    settings = resolve_settings()
+    if settings.key_configured and not settings.local:
+        report.add("API key", "ok", f"configured (value hidden); upstream {settings.base_url}")
+    else:
+        report.add(
+            "API key",
+            "info",
+            "not set: rt_jupyter uses its local realtime service (offline, deterministic answers)",
+        )
+    report.add("dialect and model", "info", f"{settings.dialect.value}, {settings.model}")
+    if engines:
+        _engines(report)
+    _server_extension(report, timeout)
+    _widget(report, widget)
+    for source, name in ((session, "session"), (widget, "widget")):
+        log = getattr(source, "log", None)
+        if log is None:
+            continue
+        warnings = log.of_kind("rt.warning")
+        if not warnings:
+            report.add(f"{name} protocol warnings", "ok", "none")
+        for record in warnings[-10:]:
+            report.add(
+                f"{name} warning",
+                "warn",
+                f"{record.event.get('code')}: {record.event.get('message')}",
+            )
+    return report
