@@ -75,8 +75,9 @@ def events(log: EventLog) -> pd.DataFrame:
 def _rows(log: EventLog, kinds: set[str]) -> Iterable[tuple[int, float, str, dict[str, Any]]]:
     """(index, t, kind, event) for events of the given kinds, decoding only those."""
     codes = {i for i, k in enumerate(log.kinds) if k in kinds}
-    t0 = log.t[0] if len(log) else 0.0
-    for i, code in enumerate(log.kind_codes):
+    n = len(log)  # a snapshot: another thread may be logging meanwhile
+    t0 = log.t[0] if n else 0.0
+    for i, code in enumerate(log.kind_codes[:n]):
         if code in codes:
             yield i, log.t[i] - t0, log.kinds[code], json.loads(log.payloads[i])
 
@@ -86,10 +87,11 @@ def _first_deltas(log: EventLog) -> tuple[dict[str, float], dict[str, float]]:
     text_kinds = {"response.output_text.delta", "response.output_audio_transcript.delta"}
     text_codes = {i for i, k in enumerate(log.kinds) if k in text_kinds}
     audio_codes = {i for i, k in enumerate(log.kinds) if k == "response.output_audio.delta"}
-    t0 = log.t[0] if len(log) else 0.0
+    n = len(log)
+    t0 = log.t[0] if n else 0.0
     first_text: dict[str, float] = {}
     first_audio: dict[str, float] = {}
-    for i, code in enumerate(log.kind_codes):
+    for i, code in enumerate(log.kind_codes[:n]):
         if code in text_codes or code in audio_codes:
             match = _RESPONSE_ID.search(log.payloads[i], 0, 300)
             if match is None:
@@ -118,7 +120,7 @@ def responses(log: EventLog) -> pd.DataFrame:
     first_text, first_audio = _first_deltas(log)
     audio_bytes: dict[str, int] = {}
     audio_code = {i for i, k in enumerate(log.kinds) if k == "response.output_audio.delta"}
-    for i, code in enumerate(log.kind_codes):
+    for i, code in enumerate(log.kind_codes[: len(log)]):
         if code in audio_code:
             match = _RESPONSE_ID.search(log.payloads[i], 0, 300)
             if match:

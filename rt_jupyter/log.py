@@ -143,9 +143,9 @@ class EventLog:
         self.direction.append(_DIR_CODE[direction])
         self.kind_codes.append(code)
         self.types.append(etype)
-        self.payloads.append(payload)
         self.sizes.append(min(size, 2**32 - 1))
         self.audio_sizes.append(min(audio_size, 2**32 - 1))
+        self.payloads.append(payload)  # last: len(log) counts only complete rows
         if self._file is not None:
             self._file.write(self._line(index) + "\n")
             self._file.flush()
@@ -235,7 +235,7 @@ class EventLog:
         """
         import pandas as pd
 
-        n = len(self)
+        n = len(self)  # a snapshot: another thread may be logging meanwhile
         t0 = self.t[0] if n else 0.0
         event_ids: list[Any] = []
         response_ids: list[Any] = []
@@ -244,7 +244,7 @@ class EventLog:
         errors: list[Any] = []
         events: list[dict[str, Any]] = []
         loads = json.loads
-        for payload in self.payloads:
+        for payload in self.payloads[:n]:
             ev = loads(payload)
             events.append(ev)
             event_ids.append(ev.get("event_id"))
@@ -262,19 +262,19 @@ class EventLog:
         kinds = self.kinds
         frame = pd.DataFrame(
             {
-                "t": [x - t0 for x in self.t],
-                "wall": pd.to_datetime(list(self.wall), unit="s", utc=True),
+                "t": [x - t0 for x in self.t[:n]],
+                "wall": pd.to_datetime(list(self.wall[:n]), unit="s", utc=True),
                 "direction": pd.Categorical.from_codes(
-                    list(self.direction), categories=pd.Index(list(DIRECTIONS))
+                    list(self.direction[:n]), categories=pd.Index(list(DIRECTIONS))
                 ),
-                "type": pd.Series(self.types, dtype="category"),
-                "kind": pd.Series([kinds[c] for c in self.kind_codes], dtype="category"),
+                "type": pd.Series(self.types[:n], dtype="category"),
+                "kind": pd.Series([kinds[c] for c in self.kind_codes[:n]], dtype="category"),
                 "event_id": event_ids,
                 "response_id": response_ids,
                 "item_id": item_ids,
                 "call_id": call_ids,
-                "size": list(self.sizes),
-                "audio_bytes": list(self.audio_sizes),
+                "size": list(self.sizes[:n]),
+                "audio_bytes": list(self.audio_sizes[:n]),
                 "error_code": errors,
                 "event": events,
             }

@@ -44,6 +44,15 @@ class SyncRealtimeSession:
     def conversation(self) -> Conversation:
         return self.session.conversation
 
+    @property
+    def code_blocks(self) -> list[str]:
+        """See :attr:`RealtimeSession.code_blocks`."""
+        return self.session.code_blocks
+
+    @property
+    def replies(self) -> list[Reply]:
+        return self.session.replies
+
     def update(self, **settings: Any) -> dict[str, Any]:
         """See :meth:`RealtimeSession.update`."""
         return self._run(self.session.update(**settings))
