@@ -72,8 +72,13 @@ def format_value(value: float | None, unit: str = "") -> str:
     """Compact human format: 3-4 significant digits, SI prefixes from 10,000 up."""
     if value is None or not math.isfinite(value):
         return "n/a"
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if abs(value) >= scale:
+    for threshold, scale, prefix in (
+        (1e12, 1e12, "T"),
+        (1e9, 1e9, "G"),
+        (1e6, 1e6, "M"),
+        (1e4, 1e3, "k"),
+    ):
+        if abs(value) >= threshold:
             return f"{value / scale:.3g} {prefix}{unit}"
     text = f"{value:.4g}" if abs(value) >= 1 else f"{value:.3g}"
     return f"{text} {unit}" if unit else text

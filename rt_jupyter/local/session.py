@@ -43,6 +43,8 @@ log = logging.getLogger("rt_jupyter.local")
 
 Samples = npt.NDArray[np.float32]
 _WORDS = re.compile(r"\S+\s*")
+#: Longest input audio kept for a manual (push-to-talk) WebRTC turn.
+MAX_MANUAL_BUFFER_MS = 5 * 60 * 1000
 _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
 
 
@@ -424,6 +426,9 @@ class LocalSession:
         self.conn.conversation.input_format = "pcm16"
         buffer.append(float32_to_pcm16(samples).tobytes())
         buffer.unread()
+        if self._detector is None and buffer.ms > MAX_MANUAL_BUFFER_MS:
+            # push-to-talk with the button up: keep only the last few minutes of the microphone
+            buffer.discard_before(buffer.total_ms - MAX_MANUAL_BUFFER_MS)
         self.feed_input(samples)
 
     def feed_input(self, samples: Samples) -> None:

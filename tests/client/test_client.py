@@ -396,4 +396,5 @@ async def test_log_file_is_written_per_event(service: LocalRealtimeService, tmp_
 
 def test_public_api_is_exported() -> None:
     assert rt_jupyter.connect is connect
+    assert callable(rt_jupyter.check)
     assert callable(rt_jupyter.connect_sync)

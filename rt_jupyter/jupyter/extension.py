@@ -1,0 +1,498 @@
+"""The jupyter-server extension: mints ephemeral keys for the voice widget and, when no API key is
+configured, serves the local realtime service inside the Jupyter server (same origin).
+
+Routes (under the server's ``base_url``):
+
+* ``POST rt-jupyter/session`` — Jupyter auth + XSRF. Body ``{"model"?: str, "session"?: {...}}``
+  (a GA session). Answers ``{"value": "ek_…", "expires_at", "model", "dialect", "sdp_url",
+  "upstream"}``; errors are ``{"error": {"message", "code", "hint"?}}`` with 400 (bad session or
+  model), 401 (upstream refused the server's key), 429 (rate limit), 502 (upstream unreachable).
+* ``GET rt-jupyter/status`` — Jupyter auth. Mode, model, dialect, ``key_configured`` (a boolean)
+  and counters.
+* ``rt-jupyter/local/v1/…`` — only without a key: the local service's REST/WebRTC routes, which
+  accept only the ephemeral keys minted above (no standard key, no anonymous caller).
+
+Configuration (``c.RealtimeExtension.*``) with environment fallbacks: see
+:class:`RealtimeExtension`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import logging
+import re
+import time
+from collections import Counter, deque
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+from ..config import resolve_settings
+from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote, scrub
+
+__all__ = ["AUDIT_LOGGER", "RealtimeExtension", "load_extension", "unload_extension"]
+
+#: One line per mint attempt (user, model, dialect, outcome; never a key).
+AUDIT_LOGGER = "rt_jupyter.audit"
+audit = logging.getLogger(AUDIT_LOGGER)
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")
+_SETTINGS_KEY = "rt_jupyter_extension"
+
+
+class RealtimeExtension(LoggingConfigurable):
+    """Settings and state of the rt_jupyter server extension (``c.RealtimeExtension.…``)."""
+
+    api_key = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="Standard OpenAI API key used to mint ephemeral keys (never sent to browsers and "
+        "never logged). Default: $OPENAI_API_KEY, then $NEW_API_KEY. Without a key the local "
+        "realtime service is served inside this Jupyter server.",
+    )
+    base_url = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="REST base URL of the realtime service. Default: $OPENAI_BASE_URL, then "
+        "https://api.openai.com/v1.",
+    )
+    model = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="Default realtime model. Default: $RT_JUPYTER_MODEL, then gpt-realtime.",
+    )
+    dialect = CaselessStrEnum(
+        ["ga", "beta"],
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Protocol dialect of the upstream service: 'ga' (OpenAI today) or 'beta'. Default: "
+        "$RT_JUPYTER_DIALECT, then 'ga'.",
+    )
+    default_session = Dict(
+        config=True,
+        help="GA session settings applied to every minted key before the browser's own settings "
+        "(e.g. {'instructions': '...'}).",
+    )
+    ephemeral_ttl = Int(
+        600,
+        min=10,
+        max=7200,
+        config=True,
+        help="Lifetime of minted ephemeral keys in seconds (10-7200).",
+    )
+    allowed_models = List(
+        Unicode(),
+        config=True,
+        help="Models browsers may request; requests for others get HTTP 400. Empty: any model.",
+    )
+    mint_rate_limit = Int(
+        30,
+        min=1,
+        config=True,
+        help="Ephemeral keys one user may mint per minute (HTTP 429 beyond).",
+    )
+    upstream_timeout = Float(
+        20.0, min=1.0, config=True, help="Seconds to wait for the upstream mint request."
+    )
+    local_engines = CaselessStrEnum(
+        ["default", "text"],
+        default_value="default",
+        config=True,
+        help="Engines of the mounted local service: 'default' (offline VAD, speech recognition "
+        "and voice, loaded on the first mint) or 'text' (the responder only).",
+    )
+    local_ice_host = Unicode(
+        "127.0.0.1",
+        config=True,
+        help="Address the mounted local service offers as its WebRTC ICE candidate.",
+    )
+    preload_engines = Bool(
+        False, config=True, help="Load the local engines at server start instead of first mint."
+    )
+
+    @validate("allowed_models")
+    def _check_models(self, proposal: Any) -> list[str]:
+        for name in proposal["value"]:
+            if not _MODEL_NAME.match(name):
+                raise ValueError(f"allowed_models: {name!r} is not a model name")
+        return list(proposal["value"])
+
+    @default("default_session")
+    def _default_session(self) -> dict[str, Any]:
+        return {}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        settings = resolve_settings(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            model=self.model,
+            dialect=self.dialect,
+        )
+        self._api_key: str | None = settings.api_key
+        self.resolved_base_url = settings.base_url
+        self.resolved_model = settings.model
+        self.resolved_dialect = settings.dialect
+        self.local = settings.local
+        self.counts: Counter[str] = Counter()
+        self._recent: dict[str, deque[float]] = {}
+        self.local_state: Any = None
+        self.local_base_url = ""
+        self._engines_future: asyncio.Future[Any] | None = None
+        self.engines_status = "not loaded" if self.local else "not used"
+
+    # --- the mounted local service ---------------------------------------------------------------
+
+    def mount_local(self, base_url: str) -> list[tuple[str, Any, dict[str, Any]]]:
+        """Routes of the local service under ``{base_url}rt-jupyter/local``; only ephemeral keys
+        minted by :meth:`mint` open sessions there."""
+        from ..local.handlers import ServiceState, make_handlers
+        from ..local.keys import KeyStore
+        from ..local.session import Engines
+
+        prefix = url_path_join(base_url, "rt-jupyter/local")
+        self.local_state = ServiceState(
+            keys=KeyStore(lambda key: False, allow_standard_keys=False),
+            engines=Engines(),
+            cors=False,
+            allow_standard_keys=False,
+            default_model=self.resolved_model,
+            ice_host=self.local_ice_host,
+        )
+        self.local_base_url = url_path_join(prefix, "v1")
+        return make_handlers(self.local_state, prefix=prefix)
+
+    async def ensure_engines(self) -> None:
+        """Load the local service's engines once, in a worker thread."""
+        if self.local_state is None or self.engines_status == "ready":
+            return
+        if self._engines_future is None:
+            from ..local.session import Engines
+
+            loop = asyncio.get_running_loop()
+            factory = Engines if self.local_engines == "text" else Engines.default
+            self.engines_status = "loading"
+            self._engines_future = loop.run_in_executor(None, factory)
+        try:
+            engines = await asyncio.shield(self._engines_future)
+        except Exception as exc:
+            self._engines_future = None
+            self.engines_status = f"failed: {type(exc).__name__}"
+            self.log.error("rt_jupyter: loading the local engines failed: %r", exc)
+            raise MintError(
+                503,
+                "The local realtime service could not load its speech engines "
+                f"({type(exc).__name__}: {exc}).",
+                code="local_engines_unavailable",
+                hint="Install rt_jupyter with its dependencies, or configure an API key "
+                "(c.RealtimeExtension.api_key) to use OpenAI instead.",
+            ) from None
+        self.local_state.engines = engines
+        self.engines_status = "ready"
+
+    async def close(self) -> None:
+        """Hang up the local service's calls and close its sessions (server shutdown)."""
+        state = self.local_state
+        if state is None:
+            return
+        for call in list(state.calls.values()):
+            try:
+                await call.hangup()
+            except Exception:  # shutting down anyway
+                self.log.debug("rt_jupyter: hangup failed at shutdown", exc_info=True)
+        for session in list(state.sessions):
+            session.close(1001, "server stopping")
+        state.sessions.clear()
+
+    # --- minting ---------------------------------------------------------------------------------
+
+    @property
+    def key_configured(self) -> bool:
+        """Whether a standard API key is configured (never the key itself)."""
+        return bool(self._api_key)
+
+    def check_rate(self, user: str, now: float | None = None) -> None:
+        """Count a mint for ``user``; :class:`MintError` 429 beyond ``mint_rate_limit``/minute."""
+        now = time.monotonic() if now is None else now
+        recent = self._recent.setdefault(user, deque())
+        while recent and recent[0] <= now - 60.0:
+            recent.popleft()
+        if len(recent) >= self.mint_rate_limit:
+            retry = max(1, int(60.0 - (now - recent[0])) + 1)
+            raise MintError(
+                429,
+                f"Too many session keys requested: {len(recent)} in the last minute, the limit "
+                f"is {self.mint_rate_limit}. Try again in {retry} s.",
+                code="rate_limited",
+                hint="An administrator can raise c.RealtimeExtension.mint_rate_limit.",
+            )
+        recent.append(now)
+
+    def choose_model(self, requested: Any) -> str:
+        """The model to mint for: the request's or the default, checked against
+        ``allowed_models``."""
+        if requested in (None, ""):
+            model = self.resolved_model
+        elif not isinstance(requested, str) or not _MODEL_NAME.match(requested):
+            raise MintError(
+                400, f"'model' must be a model name, got {requested!r}.", code="invalid_model"
+            )
+        else:
+            model = requested
+        if self.allowed_models and model not in self.allowed_models:
+            allowed = ", ".join(self.allowed_models)
+            raise MintError(
+                400,
+                f"The model {model!r} is not allowed on this server; allowed: {allowed}.",
+                code="model_not_allowed",
+                hint="Pick one of the allowed models, or ask an administrator to add it to "
+                "c.RealtimeExtension.allowed_models.",
+            )
+        return model
+
+    async def mint(self, body: Any, user: str) -> BrowserToken:
+        """Check the request and mint a key for ``user`` (local store or upstream)."""
+        if not isinstance(body, dict):
+            raise MintError(400, "The request body must be a JSON object.", code="invalid_json")
+        unknown = sorted(set(body) - {"model", "session"})
+        if unknown:
+            raise MintError(
+                400,
+                f"Unknown field(s) {unknown}: send {{'model': ..., 'session': {{...}}}}.",
+                code="unknown_parameter",
+            )
+        model = self.choose_model(body.get("model"))
+        session = build_session(
+            body.get("session"), model=model, default_session=self.default_session
+        )
+        self.check_rate(user)
+        if self.local:
+            await self.ensure_engines()
+            assert self.local_state is not None
+            return mint_local(
+                self.local_state.keys,
+                base_url=self.local_base_url,
+                session=session,
+                model=model,
+                dialect=self.resolved_dialect,
+                ttl=self.ephemeral_ttl,
+                owner=f"jupyter:{user}",
+            )
+        assert self._api_key is not None
+        return await mint_remote(
+            base_url=self.resolved_base_url,
+            api_key=self._api_key,
+            session=session,
+            model=model,
+            dialect=self.resolved_dialect,
+            ttl=self.ephemeral_ttl,
+            timeout=self.upstream_timeout,
+            key_hint="Check the API key configured on the Jupyter server "
+            "(c.RealtimeExtension.api_key, or OPENAI_API_KEY in the server's environment).",
+        )
+
+    def record(self, user: str, model: str, outcome: str, status: int) -> None:
+        """Count the outcome and write one audit line (never a key)."""
+        self.counts["requests"] += 1
+        if outcome == "minted":
+            self.counts["minted"] += 1
+        else:
+            self.counts["refused"] += 1
+            self.counts[f"refused.{outcome}"] += 1
+        audit.info(
+            "mint user=%s model=%s dialect=%s upstream=%s time=%s outcome=%s status=%d",
+            _safe(user),
+            _safe(model),
+            self.resolved_dialect.value,
+            "local" if self.local else "remote",
+            _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            outcome,
+            status,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The ``rt-jupyter/status`` body."""
+        state = self.local_state
+        refused = {
+            k.split(".", 1)[1]: v for k, v in self.counts.items() if k.startswith("refused.")
+        }
+        out: dict[str, Any] = {
+            "mode": "local" if self.local else "remote",
+            "dialect": self.resolved_dialect.value,
+            "model": self.resolved_model,
+            "key_configured": self.key_configured,
+            "allowed_models": list(self.allowed_models),
+            "ephemeral_ttl": self.ephemeral_ttl,
+            "mint_rate_limit": self.mint_rate_limit,
+            "counts": {
+                "requests": self.counts["requests"],
+                "minted": self.counts["minted"],
+                "refused": self.counts["refused"],
+                "refused_by_reason": refused,
+            },
+        }
+        if state is not None:
+            out["local"] = {
+                "engines": self.engines_status,
+                "sessions": len(state.sessions),
+                "calls": len(state.calls),
+                "key_refusals": state.keys.refusals,
+            }
+        else:
+            from urllib.parse import urlsplit
+
+            out["upstream_host"] = urlsplit(self.resolved_base_url).hostname
+        return out
+
+
+def _safe(text: str) -> str:
+    """One token for the audit line (no spaces or newlines)."""
+    return re.sub(r"[^\w@.:\-+]", "_", text)[:120] or "-"
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+class _Handler(APIHandler):
+    @property
+    def extension(self) -> RealtimeExtension:
+        ext: RealtimeExtension = self.settings[_SETTINGS_KEY]
+        return ext
+
+    def user_name(self) -> str:
+        """Who is asking. Requests authenticated by the server token (not by a login cookie) get
+        a fresh anonymous user each time in Jupyter: they count as one user, "token"."""
+        user = self.current_user
+        name = getattr(user, "username", None) or getattr(user, "name", None) or str(user)
+        if self.token_authenticated and not self.get_cookie(self.cookie_name, None):
+            return "token"
+        return str(name)
+
+
+class SessionHandler(_Handler):
+    """``POST rt-jupyter/session``: an ephemeral key for the authenticated user."""
+
+    _answered = False
+
+    @web.authenticated
+    async def post(self) -> None:
+        ext = self.extension
+        user = self.user_name()
+        model = "-"
+        try:
+            body = self.get_json_body()
+            if isinstance(body, dict) and isinstance(body.get("model"), str):
+                model = body["model"]
+            token = await ext.mint(body if body is not None else {}, user)
+        except MintError as exc:
+            self._answered = True
+            reason = exc.code
+            ext.record(user, model if model != "-" else ext.resolved_model, reason, exc.status)
+            self.set_status(exc.status)
+            if exc.status == 429:
+                self.set_header("Retry-After", "60")
+            self.finish(exc.to_json())
+            return
+        except web.HTTPError as exc:
+            self._answered = True
+            ext.record(user, ext.resolved_model, "invalid_request", exc.status_code)
+            raise
+        except Exception as exc:  # never a traceback page, never a key in the log
+            self._answered = True
+            self.log.error(
+                "rt_jupyter: minting a key failed: %s: %s",
+                type(exc).__name__,
+                scrub(str(exc), [ext._api_key]),
+            )
+            ext.record(user, ext.resolved_model, "server_error", 500)
+            self.set_status(500)
+            self.finish(
+                MintError(
+                    500,
+                    "The Jupyter server failed to get a session key; see its log.",
+                    code="server_error",
+                ).to_json()
+            )
+            return
+        self._answered = True
+        ext.record(user, token.model, "minted", 200)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(token.to_json())
+
+    def on_finish(self) -> None:
+        status = self.get_status()
+        if not self._answered and status in (401, 403):
+            ext = self.settings.get(_SETTINGS_KEY)
+            if ext is not None:
+                ext.record("-", "-", "unauthenticated", status)
+
+
+class StatusHandler(_Handler):
+    """``GET rt-jupyter/status``: mode, dialect, model, whether a key is set, counters."""
+
+    @web.authenticated
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.extension.status())
+
+
+class _ForwardToServerLog(logging.Handler):
+    def __init__(self, target: logging.Logger) -> None:
+        super().__init__(logging.INFO)
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # a propagating server log shares the root handlers, which see the record anyway
+        if not self.target.propagate and self.target.isEnabledFor(record.levelno):
+            self.target.handle(record)
+
+
+def load_extension(serverapp: Any) -> RealtimeExtension:
+    """Register the handlers (and the local service when no key is configured)."""
+    ext = RealtimeExtension(parent=serverapp, log=serverapp.log)
+    web_app = serverapp.web_app
+    base_url = web_app.settings.get("base_url", "/")
+    web_app.settings[_SETTINGS_KEY] = ext
+    handlers: list[Any] = [
+        (url_path_join(base_url, "rt-jupyter/session"), SessionHandler),
+        (url_path_join(base_url, "rt-jupyter/status"), StatusHandler),
+    ]
+    if ext.local:
+        handlers.extend(ext.mount_local(base_url))
+    web_app.add_handlers(".*$", handlers)
+    audit.setLevel(logging.INFO)
+    if not any(isinstance(h, _ForwardToServerLog) for h in audit.handlers):
+        audit.addHandler(_ForwardToServerLog(serverapp.log))
+    if ext.local:
+        where = "the local realtime service (no API key configured)"
+        if ext.preload_engines:
+            asyncio.get_event_loop().create_task(_preload(ext))
+    else:
+        where = f"{ext.status().get('upstream_host')} ({ext.resolved_dialect.value})"
+    serverapp.log.info("rt_jupyter: voice widget keys from %s at %srt-jupyter/", where, base_url)
+    return ext
+
+
+async def _preload(ext: RealtimeExtension) -> None:
+    with contextlib.suppress(MintError):
+        await ext.ensure_engines()
+
+
+async def unload_extension(serverapp: Any) -> None:
+    """Close the mounted local service's calls and sessions."""
+    ext = serverapp.web_app.settings.get(_SETTINGS_KEY)
+    if isinstance(ext, RealtimeExtension):
+        await ext.close()
+    for handler in list(audit.handlers):
+        if isinstance(handler, _ForwardToServerLog):
+            audit.removeHandler(handler)

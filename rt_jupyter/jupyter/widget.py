@@ -1,0 +1,956 @@
+"""``VoiceChat``: a voice conversation with a realtime model, in a notebook output.
+
+The browser does the audio: it opens a WebRTC call (microphone up, model audio down through an
+``<audio>`` element) with an ephemeral key from the server extension (or, where there is none,
+minted by this kernel). Server events travel from the call's ``oai-events`` data channel to Python
+in batches over the widget's comm; Python keeps the event log, a conversation mirror, runs tools and
+sends client events back. No key is ever a trait, so none is saved with the notebook.
+
+Comm messages (``content["type"]``), browser → kernel:
+
+* ``hello`` — the front end is ready (messages sent before are queued until then).
+* ``events`` — ``{"seq": n, "events": [[direction, browser_ms, json_text], ...]}``: every event
+  that crossed the data channel (``"in"``/``"out"``) and local notes (``"local"``: call start,
+  status, timings), in order; ``seq`` counts batches.
+* ``mint`` — ``{"id", "model", "session"}``: mint an ephemeral key here (no server extension).
+
+Kernel → browser: ``send`` (``{"events": [json_text, ...]}`` to put on the data channel),
+``minted`` (``{"id", "ok", "token" | "error"}``), ``connect``, ``hangup``, ``ice`` (ICE servers
+with credentials, never synced as state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import pathlib
+import threading
+import time
+from array import array
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import anywidget
+import traitlets as t
+
+from ..log import EventLog
+from ..protocol import (
+    Conversation,
+    Dialect,
+    Event,
+    LocalProtocolError,
+    RealtimeConnection,
+    RemoteProtocolError,
+    build,
+    function_call_output_item,
+    session_update,
+    user_text_item,
+)
+from ..protocol.dialects import kind as normalize_kind
+from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote
+from .tools import Tool, function_tool, tool_output
+
+__all__ = ["VoiceChat"]
+
+logger = logging.getLogger("rt_jupyter.widget")
+
+_STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+_MAX_DC_MESSAGE: Final = 60_000  # bytes; a data-channel message over ~64 KiB can close it
+_TRANSCRIPT_INTERVAL: Final = 0.1  # seconds between syncs of the transcript trait
+_DEFAULT_AUDIO_CONSTRAINTS: Final = {
+    "echoCancellation": True,
+    "noiseSuppression": True,
+    "autoGainControl": True,
+}
+_SESSION_TRAITS: Final = (
+    "instructions",
+    "voice",
+    "modalities",
+    "turn_detection",
+    "input_transcription",
+    "tools",
+    "tool_choice",
+)
+_TRANSCRIPT_KINDS: Final = frozenset(
+    {
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.deleted",
+        "conversation.item.truncated",
+        "conversation.item.input_audio_transcription.completed",
+        "response.output_text.done",
+        "response.output_audio_transcript.done",
+        "response.output_item.done",
+        "response.done",
+    }
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ChatLog(EventLog):
+    """The widget's :class:`~rt_jupyter.log.EventLog`; it also takes the few ``logging`` calls
+    ipywidgets makes on ``widget.log`` (forwarded to the ``rt_jupyter.widget`` logger)."""
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        logger.debug(msg, *args, **kwargs)
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        logger.info(msg, *args, **kwargs)
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        logger.warning(msg, *args, **kwargs)
+
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        logger.error(msg, *args, **kwargs)
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        logger.exception(msg, *args, **kwargs)
+
+
+@dataclass
+class _Waiter:
+    kind: str
+    predicate: Callable[[Event], bool] | None
+    future: asyncio.Future[Event]
+    loop: asyncio.AbstractEventLoop
+
+
+def _static(name: str) -> pathlib.Path | str:
+    path = _STATIC / name
+    if path.exists():
+        return path
+    if name.endswith(".js"):  # a source checkout without `npm run build`
+        return (
+            "export default { render({ el }) { el.textContent = 'rt_jupyter: the widget bundle "
+            "is missing; run `npm run build` in js/ (or reinstall rt_jupyter).'; } };"
+        )
+    return ""
+
+
+class VoiceChat(anywidget.AnyWidget):
+    """Talk to a realtime model from a notebook: ``chat = VoiceChat(); chat``.
+
+    Uses the Jupyter server extension's keys (OpenAI when the server has an API key, else the local
+    offline service inside the server); where no extension answers (VS Code, Colab, Voilà) the
+    kernel mints the key. Session settings are traits: changing one while connected sends
+    ``session.update``. Python functions become tools with ``tools=[fn]`` or ``@chat.tool``.
+
+    Events: ``chat.log`` (an :class:`~rt_jupyter.log.EventLog`; ``chat.log.to_frame()``),
+    ``chat.conversation`` (the conversation mirror), ``chat.on(kind, callback)`` and
+    ``await chat.wait_for(kind)`` (see :meth:`wait_for`).
+    """
+
+    _esm = _static("widget.js")
+    _css = _static("widget.css")
+
+    # --- state set by the browser ----------------------------------------------------------------
+    status = t.Unicode("idle", help="idle, connecting, connected, dropped, closed or error").tag(
+        sync=True
+    )
+    error = t.Unicode("", help="The last problem, in plain words ('' when none).").tag(sync=True)
+    dialect = t.Unicode("", help="Dialect of the current call: 'ga' or 'beta'.").tag(sync=True)
+    upstream = t.Unicode("", help="'local' (offline service) or 'remote' (OpenAI...).").tag(
+        sync=True
+    )
+    muted = t.Bool(False, help="Microphone muted.").tag(sync=True)
+
+    # --- conversation (set here, saved with the notebook) ----------------------------------------
+    transcript = t.List(
+        t.Dict(),
+        help="[{role, text, item_id}] for every message with text, in order (synced at most "
+        "10 times a second; the widget shows the live transcript itself).",
+    ).tag(sync=True)
+    usage = t.Dict(help="Token totals over all responses.").tag(sync=True)
+
+    # --- session settings -------------------------------------------------------------------------
+    model = t.Unicode("", help="Realtime model ('' = the server's default).").tag(sync=True)
+    instructions = t.Unicode("", help="System instructions ('' = the service default).").tag(
+        sync=True
+    )
+    voice = t.Unicode("", help="Output voice, e.g. 'marin' ('' = the service default).").tag(
+        sync=True
+    )
+    modalities = t.List(
+        t.Unicode(), default_value=["audio"], help="['audio'] (speech) or ['text']."
+    ).tag(sync=True)
+    turn_detection = t.Union(
+        [t.Unicode(), t.Dict()],
+        default_value="server_vad",
+        allow_none=True,
+        help="'server_vad', 'semantic_vad', a dict, or None for push-to-talk.",
+    ).tag(sync=True)
+    input_transcription = t.Union(
+        [t.Unicode(), t.Dict()],
+        default_value="gpt-4o-mini-transcribe",
+        allow_none=True,
+        help="Transcription model for the user's speech (None: no user transcripts).",
+    ).tag(sync=True)
+    tools: t.List[Any] = t.List(
+        help="Tool schemas; Python functions assigned here become tools that run in the kernel."
+    ).tag(sync=True)
+    tool_choice = t.Union(
+        [t.Unicode(), t.Dict()], default_value="auto", help="'auto', 'none', 'required' or {...}."
+    ).tag(sync=True)
+    session = t.Dict(
+        read_only=True, help="The session sent to the service (built from the settings)."
+    ).tag(sync=True)
+
+    # --- WebRTC and keys -------------------------------------------------------------------------
+    ice_servers = t.List(
+        t.Dict(), help="RTCIceServer dicts (none needed for the local service)."
+    ).tag(sync=True)
+    audio_constraints = t.Dict(
+        default_value=dict(_DEFAULT_AUDIO_CONSTRAINTS),
+        help="getUserMedia audio constraints for the microphone.",
+    ).tag(sync=True)
+    connection_timeout = t.Float(30.0, min=1.0, help="Seconds before connecting gives up.").tag(
+        sync=True
+    )
+    codec = t.CaselessStrEnum(
+        ["opus", "pcmu", "pcma"], default_value="opus", help="Preferred audio codec."
+    ).tag(sync=True)
+    key_source = t.CaselessStrEnum(
+        ["auto", "server", "kernel"],
+        default_value="auto",
+        help="Where the browser gets its ephemeral key: 'auto' (server extension, then kernel).",
+    ).tag(sync=True)
+    camera = t.Bool(False, help="Show a button that sends a camera snapshot.").tag(sync=True)
+    _instance = t.Unicode(
+        help="Identifies this widget to its front end (views share one call per widget)."
+    ).tag(sync=True)
+
+    @t.default("_instance")
+    def _new_instance(self) -> str:
+        import uuid
+
+        return uuid.uuid4().hex
+
+    # --- kernel side only -------------------------------------------------------------------------
+    log = t.Instance(
+        EventLog,
+        help="Every event of every call: browser arrival time in 'wall', kernel receive time "
+        "in 't' (and in received_at).",
+    )
+
+    @t.default("log")
+    def _default_log(self) -> EventLog:
+        return ChatLog()
+
+    def __init__(
+        self,
+        *,
+        tools: Iterable[Callable[..., Any] | Mapping[str, Any] | Tool] = (),
+        **kwargs: Any,
+    ) -> None:
+        self._tool_impls: dict[str, Callable[..., Any]] = {}
+        self._ice_secret: list[dict[str, Any]] = []
+        self._ready = False
+        self._outbox: list[dict[str, Any]] = []
+        self._batch_wall: float | None = None
+        self.received_at: array[float] = array("d")
+        unknown = [k for k in kwargs if not self.has_trait(k) or k.startswith("_")]
+        if unknown:
+            import difflib
+
+            public = [n for n in self.class_trait_names(sync=True) if not n.startswith("_")]
+            hints = [
+                f"{k!r} (did you mean {m[0]!r}?)"
+                if (m := difflib.get_close_matches(k, public, 1))
+                else repr(k)
+                for k in unknown
+            ]
+            raise TypeError(
+                f"VoiceChat() got unexpected argument(s) {', '.join(hints)}; settings are: "
+                f"{', '.join(sorted(public))}"
+            )
+        super().__init__(**kwargs)
+        self.log.subscribe(self._on_logged)
+        self.connection = RealtimeConnection("client", Dialect.GA, validate_outgoing=True)
+        self._handlers: dict[str, list[Callable[[Event], Any]]] = {}
+        self._waiters: list[_Waiter] = []
+        self._handled_calls: set[str] = set()
+        self._followups: dict[str, dict[str, Any]] = {}
+        self._transcript_prefix: list[dict[str, Any]] = []
+        self._calls = 0
+        self._batch_seq = -1
+        self._transcript_timer: asyncio.TimerHandle | None = None
+        if tools:
+            self.tools = list(tools)
+        self._refresh_session()
+        self.on_msg(self._on_custom_msg)
+        self.observe(self._on_setting, names=list(_SESSION_TRAITS))
+        self.observe(self._on_ice, names=["ice_servers"])
+
+    def _on_logged(self, index: int) -> None:
+        while len(self.received_at) < index:  # events logged before this widget subscribed
+            self.received_at.append(self.log.wall[len(self.received_at)])
+        self.received_at.append(self._batch_wall if self._batch_wall is not None else time.time())
+
+    # --- settings ---------------------------------------------------------------------------------
+
+    def _build_session(self, **override: Any) -> dict[str, Any]:
+        values = {name: override.get(name, getattr(self, name, None)) for name in _SESSION_TRAITS}
+        return session_update(
+            instructions=values["instructions"] or None,
+            voice=values["voice"] or None,
+            modalities=values["modalities"] or None,
+            turn_detection=values["turn_detection"],
+            input_audio_transcription=values["input_transcription"],
+            tools=values["tools"] if values["tools"] is not None else None,
+            tool_choice=values["tool_choice"] or None,
+        )
+
+    @t.validate(*_SESSION_TRAITS)
+    def _check_setting(self, proposal: Any) -> Any:
+        name = proposal["trait"].name
+        value = proposal["value"]
+        if name == "tools":
+            value = self._tool_schemas(value)
+        try:
+            self._build_session(**{name: value})
+        except ValueError as exc:
+            raise t.TraitError(f"VoiceChat.{name}: {exc}") from None
+        return value
+
+    def _tool_schemas(self, entries: Iterable[Any]) -> list[dict[str, Any]]:
+        schemas: list[dict[str, Any]] = []
+        for entry in entries:
+            if isinstance(entry, Tool):
+                schemas.append(entry.schema)
+                self._tool_impls[entry.name] = entry.call
+            elif isinstance(entry, Mapping):
+                if entry.get("type", "function") == "function" and not entry.get("name"):
+                    raise t.TraitError(
+                        f"VoiceChat.tools: a tool schema needs a 'name': {dict(entry)!r}"
+                    )
+                schemas.append({"type": "function", **dict(entry)})
+            elif callable(entry):
+                tool = function_tool(entry)
+                schemas.append(tool.schema)
+                self._tool_impls[tool.name] = tool.call
+            else:
+                raise t.TraitError(
+                    "VoiceChat.tools: pass Python functions, tool schema dicts or "
+                    f"rt_jupyter.function_tool(fn) results, not {type(entry).__name__}"
+                )
+        names = [s.get("name") for s in schemas]
+        duplicates = sorted({n for n in names if n and names.count(n) > 1})
+        if duplicates:
+            raise t.TraitError(f"VoiceChat.tools: duplicate tool name(s) {duplicates}")
+        for name in [n for n in self._tool_impls if n not in names]:
+            del self._tool_impls[name]  # a tool that was removed is no longer run
+        return schemas
+
+    def _refresh_session(self) -> dict[str, Any]:
+        session = self._build_session()
+        self.set_trait("session", session)
+        return session
+
+    def _on_setting(self, change: Mapping[str, Any]) -> None:
+        try:
+            session = self._refresh_session()
+            if self.status == "connected":
+                update = {k: v for k, v in session.items() if k != "model"}
+                self._send_session_update(update)
+        except Exception as exc:  # observers swallow errors: make them visible
+            logger.exception("applying %s failed", change.get("name"))
+            self.error = f"Could not apply {change.get('name')}: {exc}"
+            self.log.note("rt.error", message=self.error)
+
+    def _send_session_update(self, session: Mapping[str, Any]) -> None:
+        """``session.update``, split by top-level keys when one message would exceed ~60 KB."""
+        event = build("session.update", session=dict(session))
+        if len(json.dumps(event)) <= _MAX_DC_MESSAGE:
+            self.send(event)
+            return
+        groups: list[dict[str, Any]] = []
+        current: dict[str, Any] = {"type": session.get("type", "realtime")}
+        for key, value in session.items():
+            if key == "type":
+                continue
+            trial = {**current, key: value}
+            if len(json.dumps(build("session.update", session=trial))) > _MAX_DC_MESSAGE:
+                if len(current) > 1:
+                    groups.append(current)
+                current = {"type": session.get("type", "realtime"), key: value}
+                if len(json.dumps(build("session.update", session=current))) > _MAX_DC_MESSAGE:
+                    raise ValueError(
+                        f"session.{key} is over 60 KB and cannot cross the data channel in one "
+                        "message; make it smaller (shorter instructions or fewer tools)"
+                    )
+            else:
+                current = trial
+        groups.append(current)
+        self.send(*[build("session.update", session=g) for g in groups])
+
+    def _on_ice(self, change: Mapping[str, Any]) -> None:
+        self._push_ice()
+
+    @t.validate("ice_servers")
+    def _split_ice(self, proposal: Any) -> list[dict[str, Any]]:
+        """Keep TURN credentials out of the synced (saved) state: they go by message."""
+        servers = [dict(s) for s in proposal["value"]]
+        for server in servers:
+            if not server.get("urls"):
+                raise t.TraitError(
+                    f"VoiceChat.ice_servers: each server needs 'urls', got {server!r}"
+                )
+        self._ice_secret = copy.deepcopy(servers)
+        return [
+            {k: v for k, v in s.items() if k not in ("username", "credential")} for s in servers
+        ]
+
+    def _push_ice(self) -> None:
+        if any("credential" in s or "username" in s for s in self._ice_secret):
+            self._send_msg({"type": "ice", "servers": self._ice_secret})
+
+    # --- tools ------------------------------------------------------------------------------------
+
+    def tool(
+        self,
+        fn: F | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Any:
+        """Decorator: make ``fn`` a tool of this chat (schema from its signature and docstring).
+
+        ``@chat.tool`` or ``@chat.tool(name="weather")``. The function runs in the kernel when
+        the model calls it; its return value (JSON-encoded unless a string) goes back to the
+        model, and the model answers with it. Exceptions go back as ``{"error": ...}``.
+        """
+
+        def register(f: F) -> F:
+            tool = function_tool(f, name=name, description=description)
+            kept = [s for s in self.tools if s.get("name") != tool.name]
+            self._tool_impls[tool.name] = tool.call
+            self.tools = [*kept, tool]
+            return f
+
+        if fn is not None:
+            return register(fn)
+        return register
+
+    def _run_tool(self, call_id: str, name: str, arguments: str, response_id: str | None) -> None:
+        if call_id in self._handled_calls or name not in self._tool_impls:
+            return
+        self._handled_calls.add(call_id)
+        follow = self._followups.setdefault(
+            response_id or "", {"pending": 0, "sent": 0, "done": False}
+        )
+        follow["pending"] += 1
+        started = time.perf_counter()
+        try:
+            result = self._tool_impls[name](arguments)
+        except Exception as exc:
+            self._tool_failed(call_id, name, exc, response_id)
+            return
+        if isinstance(result, Awaitable):
+            loop = _running_loop()
+            if loop is None:
+                try:
+                    result = asyncio.run(_await(result))
+                except Exception as exc:
+                    self._tool_failed(call_id, name, exc, response_id)
+                    return
+            else:
+                task = asyncio.ensure_future(result, loop=loop)
+                task.add_done_callback(
+                    lambda task: self._tool_task_done(task, call_id, name, response_id, started)
+                )
+                return
+        self._tool_result(call_id, name, tool_output(result), response_id, started)
+
+    def _tool_task_done(
+        self,
+        task: asyncio.Future[Any],
+        call_id: str,
+        name: str,
+        response_id: str | None,
+        started: float,
+    ) -> None:
+        exc = task.exception()
+        if exc is not None:
+            self._tool_failed(call_id, name, exc, response_id)
+        else:
+            self._tool_result(call_id, name, tool_output(task.result()), response_id, started)
+
+    def _tool_failed(
+        self, call_id: str, name: str, exc: BaseException, response_id: str | None
+    ) -> None:
+        logger.warning("tool %s failed: %r", name, exc, exc_info=exc)
+        self.log.note("rt.tool_error", name=name, call_id=call_id, error=repr(exc))
+        output = json.dumps({"error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False)
+        self._tool_result(call_id, name, output, response_id, None)
+
+    def _tool_result(
+        self, call_id: str, name: str, output: str, response_id: str | None, started: float | None
+    ) -> None:
+        if started is not None:
+            self.log.note(
+                "rt.tool_result",
+                name=name,
+                call_id=call_id,
+                seconds=round(time.perf_counter() - started, 6),
+            )
+        follow = self._followups.setdefault(
+            response_id or "", {"pending": 1, "sent": 0, "done": False}
+        )
+        follow["pending"] -= 1
+        follow["sent"] += 1
+        try:
+            self.send(
+                build("conversation.item.create", item=function_call_output_item(call_id, output))
+            )
+        except RuntimeError as exc:  # the call ended meanwhile
+            self.log.note("rt.warning", message=f"tool output not sent: {exc}")
+            return
+        self._maybe_follow_up(response_id or "")
+
+    def _maybe_follow_up(self, response_id: str) -> None:
+        follow = self._followups.get(response_id)
+        if follow and follow["done"] and follow["pending"] == 0 and follow["sent"]:
+            del self._followups[response_id]
+            if self.status == "connected":
+                self.send(build("response.create"))
+
+    # --- events from the browser ------------------------------------------------------------------
+
+    def _on_custom_msg(self, _widget: Any, content: Any, buffers: Sequence[bytes]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        try:
+            if kind == "events":
+                self._receive_batch(content)
+            elif kind == "hello":
+                self._ready = True
+                self._batch_seq = -1
+                self._push_ice()
+                queued, self._outbox = self._outbox, []
+                for message in queued:
+                    self.send_msg_now(message)
+            elif kind == "mint":
+                self._mint_in_kernel(content)
+        except Exception:  # never let the comm handler die silently
+            logger.exception("rt_jupyter widget: handling %r failed", kind)
+
+    def send_msg_now(self, message: dict[str, Any]) -> None:
+        """Send one custom message to the front end (internal)."""
+        super().send(message)
+
+    def _send_msg(self, message: dict[str, Any]) -> None:
+        if self._ready:
+            self.send_msg_now(message)
+        else:
+            self._outbox.append(message)
+
+    def _receive_batch(self, content: Mapping[str, Any]) -> None:
+        t_kernel = time.perf_counter()
+        wall_kernel = time.time()
+        seq = content.get("seq")
+        if isinstance(seq, int):
+            if self._batch_seq >= 0 and seq != self._batch_seq + 1 and seq != 0:
+                self.log.note("rt.relay_gap", expected=self._batch_seq + 1, got=seq)
+            self._batch_seq = seq
+        dirty = False
+        self._batch_wall = wall_kernel
+        try:
+            dirty = self._receive_events(content.get("events") or (), t_kernel)
+        finally:
+            self._batch_wall = None
+        if dirty:
+            self._schedule_transcript_sync()
+
+    def _receive_events(self, entries: Iterable[Any], t_kernel: float) -> bool:
+        dirty = False
+        for entry in entries:
+            try:
+                direction, browser_ms, text = entry
+                wall = float(browser_ms) / 1000.0
+            except (TypeError, ValueError):
+                continue
+            if direction == "in":
+                try:
+                    events = self.connection.receive(text)
+                except RemoteProtocolError as exc:
+                    self.log.note("rt.bad_message", error=str(exc), text=str(text)[:200])
+                    continue
+                for event in events:
+                    self.log.add("in", event, text=text, t=t_kernel, wall=wall)
+                    dirty |= self._dispatch(event)
+            elif direction in ("out", "local"):
+                try:
+                    data = json.loads(text)
+                except ValueError:
+                    continue
+                if direction == "local":
+                    self._local_event(data)
+                self.log.add(direction, data, text=text, t=t_kernel, wall=wall)
+        return dirty
+
+    def _local_event(self, data: Mapping[str, Any]) -> None:
+        if data.get("type") == "rt.call_started":
+            self._flush_transcript()
+            if self._calls:
+                self._transcript_prefix = list(self.transcript)
+            self._calls += 1
+            dialect = str(data.get("dialect") or "ga")
+            try:
+                chosen = Dialect.parse(dialect)
+            except ValueError:
+                chosen = Dialect.GA
+            self.connection = RealtimeConnection("client", chosen)
+            self._handled_calls.clear()
+            self._followups.clear()
+
+    def _dispatch(self, event: Event) -> bool:
+        kind = event.kind
+        if kind == "response.function_call_arguments.done":
+            self._run_tool(
+                str(event.get("call_id", "")),
+                str(event.get("name") or self._call_name(event)),
+                str(event.get("arguments") or ""),
+                event.get("response_id"),
+            )
+        elif kind == "response.done":
+            response = event.get("response") or {}
+            rid = str(response.get("id") or "")
+            for item in response.get("output") or ():
+                if isinstance(item, dict) and item.get("type") == "function_call":
+                    self._run_tool(
+                        str(item.get("call_id", "")),
+                        str(item.get("name", "")),
+                        str(item.get("arguments") or ""),
+                        rid,
+                    )
+            self._add_usage(response.get("usage"))
+            follow = self._followups.get(rid)
+            if follow is not None:
+                follow["done"] = True
+                self._maybe_follow_up(rid)
+        for callback in [*self._handlers.get(kind, ()), *self._handlers.get("*", ())]:
+            try:
+                callback(event)
+            except Exception as exc:
+                name = getattr(callback, "__name__", repr(callback))
+                logger.exception("callback %s for %s failed", name, kind)
+                self.log.note("rt.callback_error", callback=name, event_kind=kind, error=repr(exc))
+                self.error = f"Your callback {name}() for {kind!r} raised {exc!r}"
+        for waiter in list(self._waiters):
+            if waiter.future.done() or waiter.kind not in (kind, "*"):
+                continue
+            try:
+                matched = waiter.predicate is None or bool(waiter.predicate(event))
+            except Exception as exc:
+                _resolve(waiter, exc=exc)
+                continue
+            if matched:
+                _resolve(waiter, event=event)
+        return kind in _TRANSCRIPT_KINDS
+
+    def _call_name(self, event: Event) -> str:
+        item = self.conversation.get(str(event.get("item_id", "")))
+        return item.name or "" if item is not None else ""
+
+    def _add_usage(self, usage: Any) -> None:
+        if not isinstance(usage, dict):
+            return
+        totals = dict(self.usage)
+        totals["responses"] = int(totals.get("responses", 0)) + 1
+        for key in ("input_tokens", "output_tokens", "total_tokens"):
+            totals[key] = int(totals.get(key, 0)) + int(usage.get(key) or 0)
+        for side in ("input_token_details", "output_token_details"):
+            details = usage.get(side) or {}
+            for key in ("text_tokens", "audio_tokens"):
+                name = f"{side.split('_')[0]}_{key}"
+                totals[name] = int(totals.get(name, 0)) + int(details.get(key) or 0)
+        self.usage = totals
+
+    def _schedule_transcript_sync(self) -> None:
+        """Sync the ``transcript`` trait at most every ``_TRANSCRIPT_INTERVAL`` seconds: each
+        sync sends the whole list, so syncing per event would cost O(n²) in a long talk (the
+        browser shows the live transcript itself)."""
+        loop = _running_loop()
+        if loop is None:
+            self._update_transcript()
+        elif self._transcript_timer is None:
+            self._transcript_timer = loop.call_later(_TRANSCRIPT_INTERVAL, self._flush_transcript)
+
+    def _flush_transcript(self) -> None:
+        if self._transcript_timer is not None:
+            self._transcript_timer.cancel()
+            self._transcript_timer = None
+            self._update_transcript()
+
+    def _update_transcript(self) -> None:
+        entries = [
+            {"role": role, "text": text, "item_id": item_id}
+            for role, text, item_id in self.conversation.transcript()
+        ]
+        transcript = self._transcript_prefix + entries
+        if transcript != self.transcript:
+            self.transcript = transcript
+
+    # --- minting in the kernel (no server extension) ---------------------------------------------
+
+    def _mint_in_kernel(self, content: Mapping[str, Any]) -> None:
+        request_id = content.get("id")
+        body = {"model": content.get("model"), "session": content.get("session")}
+        loop = _running_loop()
+
+        def reply(message: dict[str, Any]) -> None:
+            if loop is not None and loop.is_running():
+                loop.call_soon_threadsafe(self.send_msg_now, message)
+            else:
+                self.send_msg_now(message)
+
+        def work() -> None:
+            try:
+                token = kernel_mint(body)
+                message = {"type": "minted", "id": request_id, "ok": True, "token": token.to_json()}
+            except MintError as exc:
+                message = {
+                    "type": "minted",
+                    "id": request_id,
+                    "ok": False,
+                    "status": exc.status,
+                    "error": exc.to_json()["error"],
+                }
+            except Exception as exc:
+                logger.exception("minting a key in the kernel failed")
+                message = {
+                    "type": "minted",
+                    "id": request_id,
+                    "ok": False,
+                    "status": 500,
+                    "error": {
+                        "message": f"The kernel could not get a session key: "
+                        f"{type(exc).__name__}: {exc}",
+                        "code": "kernel_mint_failed",
+                    },
+                }
+            reply(message)
+
+        threading.Thread(target=work, name="rt-jupyter-mint", daemon=True).start()
+
+    # --- public API -------------------------------------------------------------------------------
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation mirror of the current call (items, responses, transcript)."""
+        return self.connection.conversation
+
+    def connect(self) -> None:
+        """Start the call (same as clicking Connect; the widget must be displayed)."""
+        self._send_msg({"type": "connect"})
+
+    def hangup(self) -> None:
+        """End the call."""
+        self._send_msg({"type": "hangup"})
+
+    def send(self, *events: Mapping[str, Any]) -> None:
+        """Send client events on the call's data channel (validated first).
+
+        ``chat.send({"type": "response.create"})``. Raises ``ValueError`` for an invalid event and
+        ``RuntimeError`` when no call is connected.
+        """
+        if self.status != "connected":
+            raise RuntimeError(
+                f"VoiceChat is not connected (status: {self.status!r}); click Connect in the "
+                "widget (or call chat.connect()) and wait for 'connected' first"
+            )
+        texts: list[str] = []
+        for event in events:
+            if not isinstance(event, Mapping):
+                raise TypeError(
+                    f"send() takes event dicts such as {{'type': 'response.create'}}, got "
+                    f"{type(event).__name__}"
+                )
+            try:
+                self.connection.send(event)
+            except LocalProtocolError as exc:
+                raise ValueError(f"invalid {event.get('type')!r} event: {exc}") from None
+            texts.extend(self.connection.data_to_send())
+        too_big = [len(x) for x in texts if len(x.encode()) > _MAX_DC_MESSAGE]
+        if too_big:
+            raise ValueError(
+                f"an event of {max(too_big)} bytes is too large for the data channel (limit "
+                "~60 KB); send smaller events"
+            )
+        if texts:
+            self._send_msg({"type": "send", "events": texts})
+
+    def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user text message to the conversation and (by default) ask for a response."""
+        events: list[dict[str, Any]] = [
+            build("conversation.item.create", item=user_text_item(text))
+        ]
+        if respond:
+            events.append(build("response.create"))
+        self.send(*events)
+
+    def on(self, kind: str, callback: Callable[[Event], Any] | None = None) -> Any:
+        """Call ``callback(event)`` for each received event of ``kind`` (``"*"``: every event).
+
+        Kinds are normalized GA names (``"response.done"``; beta names are accepted too). Works as
+        a decorator: ``@chat.on("response.done")``. Callbacks run in the kernel when the widget's
+        messages are processed: between cells, or while a cell awaits.
+        """
+        name = "*" if kind == "*" else normalize_kind(kind)
+
+        def register(cb: Callable[[Event], Any]) -> Callable[[Event], Any]:
+            if not callable(cb):
+                raise TypeError(f"on({kind!r}, ...) needs a callable, got {type(cb).__name__}")
+            self._handlers.setdefault(name, []).append(cb)
+            return cb
+
+        if callback is not None:
+            return register(callback)
+        return register
+
+    def off(self, kind: str, callback: Callable[[Event], Any]) -> None:
+        """Remove a callback added with :meth:`on`."""
+        name = "*" if kind == "*" else normalize_kind(kind)
+        handlers = self._handlers.get(name, [])
+        if callback in handlers:
+            handlers.remove(callback)
+
+    async def wait_for(
+        self,
+        kind: str = "response.done",
+        *,
+        predicate: Callable[[Event], bool] | None = None,
+        timeout: float | None = 30.0,
+        since: int | None = None,
+    ) -> Event:
+        """The next received event of ``kind`` (and matching ``predicate``), awaited in a cell.
+
+        ``await chat.wait_for("response.done", timeout=60)``. With ``since=i`` events already in
+        the log from index ``i`` count too (``since=0``: the whole log).
+
+        How to use it: in JupyterLab/Notebook (ipykernel >= 7) the kernel processes the widget's
+        messages while a cell *awaits*, so ``await chat.wait_for(...)`` never deadlocks. Do not
+        wait with ``time.sleep`` or a busy loop: messages are then processed only after the cell.
+        Raises ``TimeoutError`` (with the status and the last event) after ``timeout`` seconds.
+        """
+        self._flush_transcript()
+        wanted = "*" if kind == "*" else normalize_kind(kind)
+        if since is not None:
+            for index in range(max(0, since), len(self.log)):
+                if self.log.direction[index] != 0:
+                    continue
+                if wanted != "*" and self.log.kinds[self.log.kind_codes[index]] != wanted:
+                    continue
+                event = Event(json.loads(self.log.payloads[index]))
+                if predicate is None or predicate(event):
+                    return event
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(wanted, predicate, loop.create_future(), loop)
+        self._waiters.append(waiter)
+        try:
+            event = await asyncio.wait_for(waiter.future, timeout)
+            self._flush_transcript()
+            return event
+        except TimeoutError:
+            last = self.log[-1].type if len(self.log) else "none"
+            raise TimeoutError(
+                f"no {kind!r} event within {timeout} s (status: {self.status!r}, events so far: "
+                f"{len(self.log)}, last: {last!r}). If the widget is not connected, click "
+                "Connect; if the kernel is blocked (time.sleep, a long loop), await instead."
+            ) from None
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _loopback_test(self, count: int, rate: float = 0.0) -> None:
+        """Benchmark hook: the page sends ``count`` synthetic events (``rt.loopback``) through a
+        data channel between two of its own peer connections, into this widget's relay; ``rate``
+        events per second (0: as fast as possible). ``rt.loopback_done`` is logged at the end."""
+        self._send_msg({"type": "loopback", "count": int(count), "rate": float(rate)})
+
+    def relay_latency_ms(self) -> list[float]:
+        """For each received event: kernel receive time minus browser arrival time, in ms
+        (meaningful when the browser and the kernel share a clock, e.g. on one machine)."""
+        out: list[float] = []
+        for index in range(len(self.log)):
+            if self.log.direction[index] == 0:
+                out.append((self.received_at[index] - self.log.wall[index]) * 1000.0)
+        return out
+
+    def close(self) -> None:
+        """Hang up and close the widget."""
+        if self._ready and self.status in ("connecting", "connected"):
+            self.hangup()
+        super().close()
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def _await(value: Awaitable[Any]) -> Any:
+    return await value
+
+
+def _resolve(
+    waiter: _Waiter, *, event: Event | None = None, exc: BaseException | None = None
+) -> None:
+    def apply() -> None:
+        if waiter.future.done():
+            return
+        if exc is not None:
+            waiter.future.set_exception(exc)
+        else:
+            waiter.future.set_result(event)  # type: ignore[arg-type]
+
+    if _running_loop() is waiter.loop:
+        apply()
+    else:
+        waiter.loop.call_soon_threadsafe(apply)
+
+
+def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:
+    """Mint an ephemeral key in the kernel (no server extension): upstream with the kernel's
+    ``OPENAI_API_KEY``, or from the kernel's own local service when no key is set."""
+    from ..config import resolve_settings
+
+    settings = resolve_settings()
+    requested = body.get("model")
+    model = str(requested) if requested else settings.model
+    session = build_session(body.get("session"), model=model)
+    if settings.local:
+        from ..local.default import LOCAL_KEY, get_local_service
+
+        service = get_local_service()
+        return mint_local(
+            service.keys,
+            base_url=service.base_url,
+            session=session,
+            model=model,
+            dialect=settings.dialect,
+            ttl=600,
+            owner=LOCAL_KEY,
+        )
+    assert settings.api_key is not None
+    return asyncio.run(
+        mint_remote(
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            session=session,
+            model=model,
+            dialect=settings.dialect,
+            ttl=600,
+            key_hint="Check OPENAI_API_KEY in the kernel's environment.",
+        )
+    )

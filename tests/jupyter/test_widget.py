@@ -1,0 +1,372 @@
+"""``VoiceChat`` on the kernel side, driven with the messages its front end sends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from traitlets import TraitError
+
+from rt_jupyter import VoiceChat
+
+from .conftest import GOOD_KEY
+
+
+class Front:
+    """Stands in for the browser side of the comm: records what the kernel sends, and sends
+    event batches the way the front end does."""
+
+    def __init__(self, chat: VoiceChat) -> None:
+        self.chat = chat
+        self.sent: list[dict[str, Any]] = []
+        self.seq = 0
+        chat.send_msg_now = self.sent.append  # type: ignore[method-assign,assignment]
+        chat._on_custom_msg(chat, {"type": "hello"}, [])
+
+    def events(self, *events: dict[str, Any], direction: str = "in") -> None:
+        now = time.time() * 1000
+        batch = [[direction, now, json.dumps(e)] for e in events]
+        self.chat._on_custom_msg(
+            chat := self.chat, {"type": "events", "seq": self.seq, "events": batch}, []
+        )
+        del chat
+        self.seq += 1
+
+    def start_call(self, dialect: str = "ga") -> None:
+        self.events({"type": "rt.call_started", "dialect": dialect}, direction="local")
+        self.chat.status = "connected"
+        self.events(
+            {"type": "session.created", "event_id": "ev_0", "session": {"type": "realtime"}}
+        )
+
+    def outgoing(self) -> list[dict[str, Any]]:
+        return [json.loads(t) for m in self.sent if m["type"] == "send" for t in m["events"]]
+
+
+def function_call_turn(
+    call_id: str = "call_1", args: str = '{"city": "paris"}'
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "response.created",
+            "event_id": "e1",
+            "response": {"id": "resp_1", "status": "in_progress", "output": []},
+        },
+        {
+            "type": "response.output_item.added",
+            "event_id": "e2",
+            "response_id": "resp_1",
+            "output_index": 0,
+            "item": {
+                "id": "item_f",
+                "type": "function_call",
+                "status": "in_progress",
+                "name": "get_weather",
+                "call_id": call_id,
+                "arguments": "",
+            },
+        },
+        {
+            "type": "response.function_call_arguments.done",
+            "event_id": "e3",
+            "response_id": "resp_1",
+            "item_id": "item_f",
+            "output_index": 0,
+            "call_id": call_id,
+            "name": "get_weather",
+            "arguments": args,
+        },
+        {
+            "type": "response.done",
+            "event_id": "e4",
+            "response": {
+                "id": "resp_1",
+                "status": "completed",
+                "output": [
+                    {
+                        "id": "item_f",
+                        "type": "function_call",
+                        "name": "get_weather",
+                        "call_id": call_id,
+                        "arguments": args,
+                    }
+                ],
+                "usage": {"total_tokens": 12, "input_tokens": 9, "output_tokens": 3},
+            },
+        },
+    ]
+
+
+@pytest.fixture
+def chat() -> Iterator[VoiceChat]:
+    widget = VoiceChat()
+    yield widget
+    widget.close()
+
+
+def test_session_from_settings(chat: VoiceChat) -> None:
+    assert chat.session["type"] == "realtime"
+    assert chat.session["audio"]["input"]["turn_detection"] == {"type": "server_vad"}
+    chat.instructions = "Be brief."
+    chat.turn_detection = None
+    chat.voice = "marin"
+    assert chat.session["instructions"] == "Be brief."
+    assert chat.session["audio"]["input"]["turn_detection"] is None
+    assert chat.session["audio"]["output"]["voice"] == "marin"
+
+
+def test_wrong_settings_say_what_to_do(chat: VoiceChat) -> None:
+    with pytest.raises(TraitError, match=r"turn_detection.*server_vad"):
+        chat.turn_detection = "always"
+    with pytest.raises(TraitError, match="modalities"):
+        chat.modalities = ["video"]
+    with pytest.raises(TraitError, match="codec"):
+        chat.codec = "mp3"
+    with pytest.raises(TraitError, match="needs a 'name'"):
+        chat.tools = [{"description": "no name"}]
+    with pytest.raises(TraitError, match="duplicate"):
+        chat.tools = [{"name": "a"}, {"name": "a"}]
+    with pytest.raises(TraitError):
+        chat.connection_timeout = 0
+    with pytest.raises(TraitError, match="urls"):
+        chat.ice_servers = [{"username": "u"}]
+
+
+def test_state_holds_no_secret(chat: VoiceChat) -> None:
+    chat.ice_servers = [{"urls": "turn:turn.example.com", "username": "u", "credential": "s3cret"}]
+    state = json.dumps({k: v for k, v in chat.get_state().items() if k not in ("_esm", "_css")})
+    assert "s3cret" not in state
+    assert chat.ice_servers == [{"urls": "turn:turn.example.com"}]
+    front = Front(chat)
+    assert {
+        "type": "ice",
+        "servers": [{"urls": "turn:turn.example.com", "username": "u", "credential": "s3cret"}],
+    } in front.sent
+    for name in chat.keys:
+        assert "key" not in name or name == "key_source"
+
+
+def test_python_tool_runs_and_model_gets_result() -> None:
+    calls: list[str] = []
+    chat = VoiceChat()
+
+    @chat.tool
+    def get_weather(city: str) -> str:
+        """Weather.
+
+        Args:
+            city: The city.
+        """
+        calls.append(city)
+        return f"sunny in {city}"
+
+    assert [t["name"] for t in chat.tools] == ["get_weather"]
+    assert chat.session["tools"][0]["parameters"]["required"] == ["city"]
+    front = Front(chat)
+    front.start_call()
+    turn = function_call_turn()
+    front.events(*turn[:3])
+    assert calls == ["paris"]
+    out = front.outgoing()
+    assert out == [
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "function_call_output",
+                "call_id": "call_1",
+                "output": "sunny in paris",
+            },
+        }
+    ]
+    front.events(turn[3])  # response.done: now the follow-up response
+    assert front.outgoing()[-1] == {"type": "response.create"}
+    front.events(*function_call_turn())  # the same call again is not run twice
+    assert calls == ["paris"]
+    assert chat.usage["responses"] == 2 and chat.usage["total_tokens"] == 24
+    kinds = [r.kind for r in chat.log]
+    assert "rt.tool_result" in kinds
+    chat.close()
+
+
+def test_tool_errors_go_back_to_the_model() -> None:
+    def get_weather(city: str) -> str:
+        raise ValueError("no weather today")
+
+    chat = VoiceChat(tools=[get_weather])
+    front = Front(chat)
+    front.start_call()
+    front.events(*function_call_turn())
+    created = front.outgoing()[0]
+    assert json.loads(created["item"]["output"]) == {"error": "ValueError: no weather today"}
+    assert front.outgoing()[-1] == {"type": "response.create"}
+    assert chat.log.count("rt.tool_error") == 1
+    front.events(*function_call_turn(call_id="call_2", args='{"town": "x"}'))
+    assert "unknown argument" in front.outgoing()[-2]["item"]["output"]
+    chat.close()
+
+
+def test_async_tool() -> None:
+    async def get_weather(city: str) -> dict[str, Any]:
+        await asyncio.sleep(0.01)
+        return {"city": city, "sky": "clear"}
+
+    async def scenario() -> list[dict[str, Any]]:
+        chat = VoiceChat(tools=[get_weather])
+        front = Front(chat)
+        front.start_call()
+        front.events(*function_call_turn())
+        assert front.outgoing() == []  # still running
+        await asyncio.sleep(0.1)
+        out = front.outgoing()
+        chat.close()
+        return out
+
+    out = asyncio.run(scenario())
+    assert json.loads(out[0]["item"]["output"]) == {"city": "paris", "sky": "clear"}
+    assert out[1] == {"type": "response.create"}
+
+
+def test_callbacks_and_wait_for(chat: VoiceChat) -> None:
+    seen: list[str] = []
+    chat.on("response.done", lambda e: seen.append(e["response"]["id"]))
+
+    @chat.on("*")
+    def broken(event: Any) -> None:
+        raise RuntimeError("boom")
+
+    front = Front(chat)
+    front.start_call()
+
+    async def scenario() -> Any:
+        waiter = asyncio.ensure_future(chat.wait_for("response.done", timeout=5))
+        await asyncio.sleep(0)
+        front.events(*function_call_turn())
+        return await waiter
+
+    event = asyncio.run(scenario())
+    assert event["response"]["id"] == "resp_1" and seen == ["resp_1"]
+    assert "broken" in chat.error and "boom" in chat.error
+    # events already received count with since=
+    again = asyncio.run(chat.wait_for("response.function_call_arguments.done", since=0, timeout=1))
+    assert again["call_id"] == "call_1"
+    with pytest.raises(TimeoutError, match=r"no .response\.done. event within 0\.05 s"):
+        asyncio.run(chat.wait_for("response.done", timeout=0.05))
+
+
+def test_send_checks_events_and_connection(chat: VoiceChat) -> None:
+    front = Front(chat)
+    with pytest.raises(RuntimeError, match="click Connect"):
+        chat.send({"type": "response.create"})
+    front.start_call()
+    with pytest.raises(ValueError, match=r"invalid .response\.nope. event"):
+        chat.send({"type": "response.nope"})
+    with pytest.raises(TypeError, match="event dicts"):
+        chat.send("response.create")  # type: ignore[arg-type]
+    chat.send_text("hi there")
+    assert [e["type"] for e in front.outgoing()] == ["conversation.item.create", "response.create"]
+
+
+def test_setting_change_while_connected_sends_session_update(chat: VoiceChat) -> None:
+    front = Front(chat)
+    front.start_call()
+    chat.instructions = "Talk like a pirate."
+    update = front.outgoing()[-1]
+    assert update["type"] == "session.update"
+    assert update["session"]["instructions"] == "Talk like a pirate."
+    assert "model" not in update["session"]
+    chat.instructions = "x" * 40_000
+    chat.tools = [
+        {"name": f"t{i}", "description": "x" * 900, "parameters": {"type": "object"}}
+        for i in range(30)
+    ]
+    updates = front.outgoing()[2:]
+    assert len(updates) == 2  # over 60 KB together: one update per part
+    assert all(len(json.dumps(u)) < 60_000 for u in updates)
+    assert "instructions" in updates[0]["session"] and "tools" in updates[1]["session"]
+    chat.tools = [
+        {"name": f"t{i}", "description": "x" * 900, "parameters": {"type": "object"}}
+        for i in range(70)
+    ]
+    assert "over 60 KB" in chat.error
+
+
+def test_frontend_messages_wait_for_hello(chat: VoiceChat) -> None:
+    sent: list[dict[str, Any]] = []
+    chat.send_msg_now = sent.append  # type: ignore[method-assign,assignment]
+    chat.connect()
+    assert sent == []
+    chat._on_custom_msg(chat, {"type": "hello"}, [])
+    assert sent == [{"type": "connect"}]
+
+
+def test_transcript_and_relay_bookkeeping(chat: VoiceChat) -> None:
+    front = Front(chat)
+    front.start_call()
+    front.events(
+        {
+            "type": "conversation.item.added",
+            "event_id": "e5",
+            "previous_item_id": None,
+            "item": {
+                "id": "item_u",
+                "type": "message",
+                "role": "user",
+                "status": "completed",
+                "content": [{"type": "input_audio", "transcript": None}],
+            },
+        },
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "event_id": "e6",
+            "item_id": "item_u",
+            "content_index": 0,
+            "transcript": "hello there",
+        },
+    )
+    assert chat.transcript == [{"role": "user", "text": "hello there", "item_id": "item_u"}]
+    front.seq += 3  # a lost batch is noted
+    front.events({"type": "rate_limits.updated", "event_id": "e7", "rate_limits": []})
+    assert chat.log.count("rt.relay_gap") == 1
+    latencies = chat.relay_latency_ms()
+    assert len(latencies) == 4 and all(0 <= x < 1000 for x in latencies)
+    frame = chat.log.to_frame()
+    assert list(frame["kind"])[:3] == [
+        "rt.call_started",
+        "session.created",
+        "conversation.item.added",
+    ]
+    # a second call keeps the transcript of the first
+    front.start_call()
+    assert chat.transcript[0]["text"] == "hello there"
+    assert len(chat.conversation) == 0
+
+
+def test_kernel_mint_upstream(monkeypatch: pytest.MonkeyPatch, upstream: Any) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", upstream.base_url)
+    chat = VoiceChat(instructions="Be brief.")
+    front = Front(chat)
+    chat._on_custom_msg(chat, {"type": "mint", "id": 7, "model": "", "session": chat.session}, [])
+    deadline = time.monotonic() + 10
+    while not [m for m in front.sent if m["type"] == "minted"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    reply = next(m for m in front.sent if m["type"] == "minted")
+    assert reply["id"] == 7 and reply["ok"] is True
+    token = reply["token"]
+    assert token["upstream"] == "remote" and token["value"].startswith("ek_")
+    assert token["sdp_url"] == f"{upstream.base_url}/realtime/calls"
+    assert GOOD_KEY not in json.dumps(front.sent)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-the-right-one-123456")
+    chat._on_custom_msg(chat, {"type": "mint", "id": 8, "session": chat.session}, [])
+    deadline = time.monotonic() + 10
+    while len([m for m in front.sent if m["type"] == "minted"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    failed = [m for m in front.sent if m["type"] == "minted"][-1]
+    assert failed["ok"] is False and failed["status"] == 401
+    assert "kernel's environment" in failed["error"]["hint"]
+    assert "sk-not-the-right-one" not in json.dumps(failed)
+    chat.close()
