@@ -446,6 +446,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
         self.dialect = Dialect.GA
         self.offered: list[str] = []
         self.counted = False
+        self.sideband: _WsTransport | None = None
 
     @property
     def max_message_size(self) -> int:
@@ -542,7 +543,8 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
         if call_id is not None:
             call = self.state.calls[call_id]
             self.session = call.session
-            call.add_sideband(_WsTransport(self))
+            self.sideband = _WsTransport(self)
+            call.add_sideband(self.sideband)
             return
         transcription = self.get_query_argument("intent", "") == "transcription"
         config = self.state.session_config(
@@ -579,6 +581,8 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             if call_id is None:
                 self.state.sessions.discard(session)
                 session.transport_closed()
+            elif call_id in self.state.calls and self.sideband is not None:
+                self.state.calls[call_id].remove_sideband(self.sideband)
         if self.counted and self.principal is not None:
             self.state.keys.close_session(self.principal)
             self.counted = False

@@ -386,6 +386,10 @@ class _ChannelTransport:
     def close(self, code: int = 1000, reason: str = "") -> None:
         self.call.end(reason or "session closed")
 
+    def abort(self) -> None:
+        """Drop the call at once (fault injection): the peer sees the connection fail."""
+        self.call.end("fault injection: connection dropped")
+
 
 # --- calls ---------------------------------------------------------------------------------------
 
