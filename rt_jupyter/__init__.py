@@ -1,8 +1,8 @@
 """rt_jupyter: the OpenAI Realtime API in Jupyter notebooks.
 
 ``VoiceChat`` (the voice widget), ``connect`` / ``connect_sync`` (the kernel-side client),
-``function_tool`` (Python functions as tools) and ``check()`` (diagnostics). Names are imported on first use: the Jupyter server
-imports this package only for its extension hooks.
+``function_tool`` (Python functions as tools) and ``check()`` (diagnostics). Names are imported
+on first use: the Jupyter server imports this package only for its extension hooks.
 """
 
 from __future__ import annotations
