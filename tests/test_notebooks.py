@@ -18,9 +18,16 @@ NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 def test_every_notebook_is_covered() -> None:
     names = {p.name for p in NOTEBOOKS}
-    assert {"quickstart.ipynb", "scripted_audio.ipynb", "events_dataframe.ipynb",
-            "transcription.ipynb", "translation.ipynb", "tools.ipynb", "codegen.ipynb",
-            "replay_sweep.ipynb"} <= names
+    assert {
+        "quickstart.ipynb",
+        "scripted_audio.ipynb",
+        "events_dataframe.ipynb",
+        "transcription.ipynb",
+        "translation.ipynb",
+        "tools.ipynb",
+        "codegen.ipynb",
+        "replay_sweep.ipynb",
+    } <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -33,11 +40,14 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     work.mkdir()
     for extra in path.parent.glob("*.wav"):
         shutil.copy(extra, work)
-    client = NotebookClient(nb, timeout=180, kernel_name="python3",
-                            resources={"metadata": {"path": str(work)}})
+    client = NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    )
     client.execute()
     errors = [
-        output for cell in nb.cells for output in cell.get("outputs", [])
+        output
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
         if output.get("output_type") == "error"
     ]
     assert not errors, errors
