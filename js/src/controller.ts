@@ -5,6 +5,7 @@ import { Meter, Player, cameraSnapshot, micUnavailable, openMic } from "./audio"
 import { loopback } from "./loopback";
 import { Peer } from "./peer";
 import { Relay } from "./relay";
+import { browserReport } from "./report";
 import { KernelMinter, fresh, getToken } from "./token";
 import { AnyModel, Entry, Status, Token, WidgetError } from "./types";
 
@@ -189,9 +190,29 @@ export class Controller {
     return this.token;
   }
 
+  /** Tell the kernel what this page allows (`chat.browser`): after render and after each connect
+   * attempt, since the microphone permission may have changed. */
+  async reportBrowser(): Promise<void> {
+    const report = await browserReport();
+    if (this.disposed) return;
+    try {
+      this.model.send({ type: "browser", report });
+    } catch {
+      /* no kernel behind this widget */
+    }
+  }
+
   /** Start a call (Connect / Reconnect). */
   async connect(): Promise<void> {
     if (this.disposed || this.status === "connecting" || this.connected) return;
+    try {
+      await this.attemptConnect();
+    } finally {
+      void this.reportBrowser();
+    }
+  }
+
+  private async attemptConnect(): Promise<void> {
     const attempt = ++this.attempt;
     const t0 = performance.now();
     this.reconnectable = false;

@@ -1,6 +1,7 @@
 // A tiny, safe Markdown renderer for assistant text: everything is escaped first, then a few
 // constructs are turned into tags we write ourselves (bold, italic, inline code, fenced code
-// blocks, headings, bullet lists, http(s) links). No raw HTML ever reaches the DOM.
+// blocks, headings, bullet lists, http(s) links). No raw HTML ever reaches the DOM. With
+// `{ copy: true }` each code block gets a Copy button (the view handles its clicks).
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -72,8 +73,15 @@ function blocks(text: string): string {
   return out.join("");
 }
 
+export interface RenderOptions {
+  /** Wrap each code block as `<div class="rtj-code"><button class="rtj-copy">Copy</button><pre>…`. */
+  copy?: boolean;
+}
+
+const COPY_BUTTON = '<button type="button" class="rtj-copy" title="Copy this code" aria-label="Copy code">Copy</button>';
+
 /** Markdown to safe HTML. An unterminated code fence (while text streams in) renders as code. */
-export function renderMarkdown(source: string): string {
+export function renderMarkdown(source: string, options: RenderOptions = {}): string {
   const out: string[] = [];
   const fence = /^```([\w+-]*)[^\n]*\n([\s\S]*?)(?:^```[ \t]*$|(?![\s\S]))/gm;
   let last = 0;
@@ -82,7 +90,8 @@ export function renderMarkdown(source: string): string {
     if (match.index > last) out.push(blocks(source.slice(last, match.index)));
     const lang = match[1] ? ` class="language-${escapeHtml(match[1])}"` : "";
     const code = match[2].replace(/\n$/, "");
-    out.push(`<pre><code${lang}>${escapeHtml(code)}</code></pre>`);
+    const pre = `<pre><code${lang}>${escapeHtml(code)}</code></pre>`;
+    out.push(options.copy ? `<div class="rtj-code">${COPY_BUTTON}${pre}</div>` : pre);
     last = fence.lastIndex;
     if (match[0].length === 0) break;
   }

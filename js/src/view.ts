@@ -1,6 +1,7 @@
 // The widget's DOM: status, controls, level meters, live transcript, text box.
 
 import { listMics } from "./audio";
+import { copyText } from "./clipboard";
 import { Controller } from "./controller";
 import { renderMarkdown } from "./markdown";
 import { AnyModel, Entry, Status } from "./types";
@@ -148,6 +149,7 @@ export class View {
       if (e.key === " " || e.key === "Enter") up();
     });
     this.micSelect.addEventListener("change", () => void controller.chooseMic(this.micSelect.value || null));
+    this.list.addEventListener("click", this.onCopy);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const text = this.input.value;
@@ -171,8 +173,38 @@ export class View {
       model.on(`change:${name}`, this.onChange);
     }
     void this.refreshMics();
+    void controller.reportBrowser();
     this.update();
   }
+
+  /** A code block's Copy button: copy its text, say "Copied" for a moment. */
+  private readonly onCopy = (e: MouseEvent): void => {
+    const button = (e.target as Element | null)?.closest?.("button.rtj-copy") as HTMLButtonElement | null;
+    if (!button || !this.list.contains(button)) return;
+    e.preventDefault();
+    const code = button.parentElement?.querySelector("pre code") ?? null;
+    void copyText(code?.textContent ?? "").then((ok) => {
+      if (!ok && code) {
+        // nothing could copy: select the code so that Ctrl+C / Cmd+C does
+        const range = document.createRange();
+        range.selectNodeContents(code);
+        const selection = window.getSelection();
+        selection?.removeAllRanges();
+        selection?.addRange(range);
+      }
+      const mac = /Mac|iPhone|iPad/.test(navigator.userAgent);
+      button.textContent = ok ? "Copied" : `Press ${mac ? "⌘C" : "Ctrl+C"}`;
+      button.classList.toggle("rtj-copied", ok);
+      window.clearTimeout(Number(button.dataset.timer || 0));
+      button.dataset.timer = String(
+        window.setTimeout(() => {
+          button.textContent = "Copy";
+          button.classList.remove("rtj-copied");
+          delete button.dataset.timer;
+        }, ok ? 1500 : 4000),
+      );
+    });
+  };
 
   private readonly onChange = (): void => this.controller.emit();
 
@@ -269,7 +301,7 @@ export class View {
         node.done = entry.done;
         node.el.classList.toggle("rtj-pending", !entry.done);
         if (entry.role === "assistant") {
-          node.body.innerHTML = renderMarkdown(entry.text); // safe: everything escaped first
+          node.body.innerHTML = renderMarkdown(entry.text, { copy: true }); // safe: everything escaped first
         } else {
           node.body.textContent = entry.text || (entry.done ? "" : "…");
         }
@@ -289,6 +321,7 @@ export class View {
     this.disposed = true;
     cancelAnimationFrame(this.frame);
     this.unsubscribe();
+    this.list.removeEventListener("click", this.onCopy);
     for (const name of ["status", "error", "muted", "turn_detection", "transcript", "camera", "upstream"]) {
       this.model.off(`change:${name}`, this.onChange);
     }

@@ -33,3 +33,21 @@ test("lists, headings, paragraphs", () => {
   assert.equal(renderMarkdown("# Title\n- a\n- **b**\n\npara\nline"), '<p class="rtj-md-h"><strong>Title</strong></p><ul><li>a</li><li><strong>b</strong></li></ul><p>para<br>line</p>');
   assert.equal(escapeHtml(`&<>"'`), "&amp;&lt;&gt;&quot;&#39;");
 });
+
+test("code blocks get a Copy button with { copy: true }, the code still escaped", () => {
+  const html = renderMarkdown("Here is code:\n\n```python\nresult = 6 * 7\nprint(result < 50)\n```\nDone", { copy: true });
+  assert.equal(
+    html,
+    '<p>Here is code:</p><div class="rtj-code"><button type="button" class="rtj-copy" title="Copy this code" ' +
+      'aria-label="Copy code">Copy</button><pre><code class="language-python">result = 6 * 7\nprint(result &lt; 50)' +
+      "</code></pre></div><p>Done</p>",
+  );
+  // one button per block, also for a block still streaming in; none without code
+  const two = renderMarkdown("```\na\n```\ntext\n```js\nb <script>", { copy: true });
+  assert.equal(two.match(/class="rtj-copy"/g)?.length, 2);
+  assert.ok(!two.includes("<script"));
+  assert.ok(!renderMarkdown("no `code` block here", { copy: true }).includes("rtj-copy"));
+  // a fence cannot smuggle markup into the button or the class attribute
+  const sly = renderMarkdown('```py"><img src=x>\nx\n```', { copy: true });
+  assert.ok(!sly.includes("<img"));
+});

@@ -13,6 +13,9 @@ Comm messages (``content["type"]``), browser → kernel:
   that crossed the data channel (``"in"``/``"out"``) and local notes (``"local"``: call start,
   status, timings), in order; ``seq`` counts batches.
 * ``mint`` — ``{"id", "model", "session"}``: mint an ephemeral key here (no server extension).
+* ``browser`` — ``{"report": {secure_context, webrtc, media_devices, microphones,
+  microphone_permission, user_agent}}``: what the page allows (sent after render and after each
+  connect attempt); checked and stored in the read-only ``browser`` trait.
 
 Kernel → browser: ``send`` (``{"events": [json_text, ...]}`` to put on the data channel),
 ``minted`` (``{"id", "ok", "token" | "error"}``), ``connect``, ``hangup``, ``ice`` (ICE servers
@@ -36,6 +39,7 @@ from typing import Any, Final, TypeVar
 import anywidget
 import traitlets as t
 
+from ..frames import code_blocks as find_code_blocks
 from ..log import EventLog
 from ..protocol import (
     Conversation,
@@ -141,7 +145,10 @@ class VoiceChat(anywidget.AnyWidget):
 
     Events: ``chat.log`` (an :class:`~rt_jupyter.log.EventLog`; ``chat.log.to_frame()``),
     ``chat.conversation`` (the conversation mirror), ``chat.on(kind, callback)`` and
-    ``await chat.wait_for(kind)`` (see :meth:`wait_for`).
+    ``await chat.wait_for(kind)`` (see :meth:`wait_for`). Code the assistant writes:
+    ``chat.code_blocks`` (the widget shows each block with a Copy button) and
+    ``chat.insert_code()`` / ``%rt code`` (into the next cell). ``chat.browser`` holds what the
+    page allows (secure origin, microphones); ``rt_jupyter.check(widget=chat)`` explains it.
     """
 
     _esm = _static("widget.js")
@@ -157,6 +164,13 @@ class VoiceChat(anywidget.AnyWidget):
         sync=True
     )
     muted = t.Bool(False, help="Microphone muted.").tag(sync=True)
+    browser = t.Dict(
+        read_only=True,
+        help="What the browser reported (after render and after each connect attempt): "
+        "secure_context, webrtc, media_devices, microphones (count or None), "
+        "microphone_permission ('granted', 'denied', 'prompt' or 'unknown'), user_agent. "
+        "rt_jupyter.check(widget=chat) explains it.",
+    ).tag(sync=True)
 
     # --- conversation (set here, saved with the notebook) ----------------------------------------
     transcript = t.List(
@@ -275,6 +289,7 @@ class VoiceChat(anywidget.AnyWidget):
         self._handled_calls: set[str] = set()
         self._followups: dict[str, dict[str, Any]] = {}
         self._transcript_prefix: list[dict[str, Any]] = []
+        self._code_prefix: list[str] = []
         self._calls = 0
         self._batch_seq = -1
         self._transcript_timer: asyncio.TimerHandle | None = None
@@ -536,8 +551,15 @@ class VoiceChat(anywidget.AnyWidget):
                     self.send_msg_now(message)
             elif kind == "mint":
                 self._mint_in_kernel(content)
+            elif kind == "browser":
+                self._receive_browser_report(content.get("report"))
         except Exception:  # never let the comm handler die silently
             logger.exception("rt_jupyter widget: handling %r failed", kind)
+
+    def _receive_browser_report(self, report: Any) -> None:
+        if not isinstance(report, Mapping):
+            return
+        self.set_trait("browser", _browser_report(report))
 
     def send_msg_now(self, message: dict[str, Any]) -> None:
         """Send one custom message to the front end (internal)."""
@@ -598,6 +620,7 @@ class VoiceChat(anywidget.AnyWidget):
             self._flush_transcript()
             if self._calls:
                 self._transcript_prefix = list(self.transcript)
+                self._code_prefix.extend(find_code_blocks(self.conversation))
             self._calls += 1
             dialect = str(data.get("dialect") or "ga")
             try:
@@ -744,6 +767,41 @@ class VoiceChat(anywidget.AnyWidget):
     def conversation(self) -> Conversation:
         """The conversation mirror of the current call (items, responses, transcript)."""
         return self.connection.conversation
+
+    @property
+    def code_blocks(self) -> list[str]:
+        """The fenced code blocks of the assistant's messages, oldest first (earlier calls of this
+        widget too). The widget shows each with a Copy button; :meth:`insert_code` (or
+        ``%rt code``) puts one into the next notebook cell."""
+        return [*self._code_prefix, *find_code_blocks(self.conversation)]
+
+    def insert_code(self, index: int = -1) -> None:
+        """Put ``code_blocks[index]`` (default: the latest) into a new cell below the running one.
+
+        Call it from a notebook cell (``chat.insert_code()``); ``%rt code`` does the same for the
+        most recent chat or session. Uses IPython's ``set_next_input(block, replace=False)``: the
+        front end adds the cell when the running cell finishes (JupyterLab and Notebook do; some
+        other front ends ignore it), so it has no effect from a callback or another thread.
+        """
+        blocks = self.code_blocks
+        if not blocks:
+            raise LookupError("no code block in the assistant's answers yet")
+        try:
+            block = blocks[index]
+        except IndexError:
+            raise IndexError(
+                f"code block {index} does not exist: there are {len(blocks)} "
+                f"(indexes 0..{len(blocks) - 1}, or -1 for the latest)"
+            ) from None
+        import IPython
+
+        shell = IPython.get_ipython()
+        if shell is None:
+            raise RuntimeError(
+                "insert_code() needs IPython: call it from a notebook cell (chat.code_blocks "
+                "holds the code as strings)"
+            )
+        shell.set_next_input(block, replace=False)
 
     def connect(self) -> None:
         """Start the call (same as clicking Connect; the widget must be displayed)."""
@@ -918,6 +976,31 @@ def _resolve(
         apply()
     else:
         waiter.loop.call_soon_threadsafe(apply)
+
+
+_PERMISSIONS: Final = frozenset({"granted", "denied", "prompt", "unknown"})
+
+
+def _browser_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The browser's report with known keys and types only (it is synced and saved)."""
+
+    def flag(name: str) -> bool | None:
+        value = report.get(name)
+        return value if isinstance(value, bool) else None
+
+    mics = report.get("microphones")
+    permission = report.get("microphone_permission")
+    agent = report.get("user_agent")
+    return {
+        "secure_context": flag("secure_context"),
+        "webrtc": flag("webrtc"),
+        "media_devices": flag("media_devices"),
+        "microphones": mics
+        if isinstance(mics, int) and not isinstance(mics, bool) and mics >= 0
+        else None,
+        "microphone_permission": permission if permission in _PERMISSIONS else "unknown",
+        "user_agent": agent[:400] if isinstance(agent, str) else "",
+    }
 
 
 def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:

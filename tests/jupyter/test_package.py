@@ -58,7 +58,7 @@ def test_quickstart_runs_top_to_bottom() -> None:
     from nbclient import NotebookClient
 
     path = ROOT / "notebooks" / "quickstart.ipynb"
-    nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].source == "from rt_jupyter import VoiceChat; chat = VoiceChat(); chat"
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()

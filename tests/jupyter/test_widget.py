@@ -101,6 +101,75 @@ def function_call_turn(
     ]
 
 
+def text_reply(
+    response_id: str, item_id: str, text: str, previous: str | None = None
+) -> list[dict[str, Any]]:
+    """A text answer after item ``previous``, as the service streams it (two deltas)."""
+    half = len(text) // 2
+    part = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+    item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress"}
+    return [
+        {
+            "type": "response.created",
+            "event_id": f"{response_id}_1",
+            "response": {"id": response_id, "status": "in_progress", "output": []},
+        },
+        {
+            "type": "response.output_item.added",
+            "event_id": f"{response_id}_2",
+            "response_id": response_id,
+            "output_index": 0,
+            "item": {**item, "content": []},
+        },
+        {
+            "type": "conversation.item.added",
+            "event_id": f"{response_id}_3",
+            "previous_item_id": previous,
+            "item": {**item, "content": []},
+        },
+        {
+            "type": "response.content_part.added",
+            "event_id": f"{response_id}_4",
+            **part,
+            "part": {"type": "output_text", "text": ""},
+        },
+        {
+            "type": "response.output_text.delta",
+            "event_id": f"{response_id}_5",
+            **part,
+            "delta": text[:half],
+        },
+        {
+            "type": "response.output_text.delta",
+            "event_id": f"{response_id}_6",
+            **part,
+            "delta": text[half:],
+        },
+        {"type": "response.output_text.done", "event_id": f"{response_id}_7", **part, "text": text},
+        {
+            "type": "response.done",
+            "event_id": f"{response_id}_8",
+            "response": {
+                "id": response_id,
+                "status": "completed",
+                "output": [
+                    {
+                        **item,
+                        "status": "completed",
+                        "content": [{"type": "output_text", "text": text}],
+                    }
+                ],
+            },
+        },
+    ]
+
+
+CODE_ANSWER = (
+    "Here is code for: please write code to compute 6 times 7.\n\n"
+    "```python\nresult = 6 * 7\nprint(result)\n```"
+)
+
+
 @pytest.fixture
 def chat() -> Iterator[VoiceChat]:
     widget = VoiceChat()
@@ -370,3 +439,115 @@ def test_kernel_mint_upstream(monkeypatch: pytest.MonkeyPatch, upstream: Any) ->
     assert "kernel's environment" in failed["error"]["hint"]
     assert "sk-not-the-right-one" not in json.dumps(failed)
     chat.close()
+
+
+class FakeShell:
+    def __init__(self) -> None:
+        self.next_inputs: list[tuple[str, bool]] = []
+
+    def set_next_input(self, text: str, replace: bool = False) -> None:
+        self.next_inputs.append((text, replace))
+
+
+def test_code_blocks_and_insert_code(chat: VoiceChat, monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython
+
+    shell = FakeShell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    assert chat.code_blocks == []
+    with pytest.raises(LookupError, match="no code block"):
+        chat.insert_code()
+    front = Front(chat)
+    front.start_call()
+    front.events(*text_reply("resp_a", "item_a", "No code here, only `inline` code."))
+    assert chat.code_blocks == []
+    front.events(*text_reply("resp_b", "item_b", CODE_ANSWER, "item_a"))
+    front.events(
+        *text_reply(
+            "resp_c", "item_c", "Two:\n```\nx = 1\n```\nand\n```js\nlet y = 2;\n```", "item_b"
+        )
+    )
+    assert chat.code_blocks == ["result = 6 * 7\nprint(result)", "x = 1", "let y = 2;"]
+    assert chat.transcript[1]["text"] == CODE_ANSWER  # the widget renders it from here too
+    chat.insert_code()
+    chat.insert_code(0)
+    assert shell.next_inputs == [("let y = 2;", False), ("result = 6 * 7\nprint(result)", False)]
+    with pytest.raises(IndexError, match="there are 3"):
+        chat.insert_code(5)
+    # a user's fenced text is not the assistant's code
+    front.events(
+        {
+            "type": "conversation.item.added",
+            "event_id": "u1",
+            "previous_item_id": "item_c",
+            "item": {
+                "id": "item_u",
+                "type": "message",
+                "role": "user",
+                "status": "completed",
+                "content": [{"type": "input_text", "text": "```\nrm -rf /\n```"}],
+            },
+        }
+    )
+    assert len(chat.code_blocks) == 3
+    # a second call keeps the blocks of the first, oldest first
+    front.start_call()
+    front.events(*text_reply("resp_d", "item_d", "```python\nprint('again')\n```"))
+    assert chat.code_blocks[0] == "result = 6 * 7\nprint(result)"
+    assert chat.code_blocks[-1] == "print('again')"
+    # outside IPython there is no next cell
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    with pytest.raises(RuntimeError, match="notebook cell"):
+        chat.insert_code()
+
+
+def test_browser_report_is_checked_and_read_only(chat: VoiceChat) -> None:
+    from rt_jupyter import check
+
+    assert chat.browser == {}
+    with pytest.raises(TraitError):
+        chat.browser = {"secure_context": True}
+    assert "has not reported yet" in str(check(widget=chat, engines=False, timeout=0.2))
+    front = Front(chat)
+    report = {
+        "secure_context": True,
+        "webrtc": True,
+        "media_devices": True,
+        "microphones": 2,
+        "microphone_permission": "granted",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/140",
+    }
+    chat._on_custom_msg(chat, {"type": "browser", "report": report}, [])
+    assert chat.browser == report
+    assert chat.get_state()["browser"] == report  # synced (and saved: nothing secret in it)
+    text = str(check(widget=chat, engines=False, timeout=0.2))
+    assert "✔ secure origin" in text.replace("  ", " ")
+    assert "2 microphone(s); permission granted" in text
+    # after a connect attempt the page reports again: unknown keys dropped, odd values neutral
+    chat._on_custom_msg(
+        chat,
+        {
+            "type": "browser",
+            "report": {
+                "secure_context": "yes",
+                "webrtc": False,
+                "microphones": -1,
+                "microphone_permission": "maybe",
+                "user_agent": "x" * 1000,
+                "token": "ek_should_not_be_kept",
+            },
+        },
+        [],
+    )
+    assert chat.browser == {
+        "secure_context": None,
+        "webrtc": False,
+        "media_devices": None,
+        "microphones": None,
+        "microphone_permission": "unknown",
+        "user_agent": "x" * 400,
+    }
+    assert "RTCPeerConnection is not available" in str(check(widget=chat, engines=False))
+    chat._on_custom_msg(chat, {"type": "browser", "report": "garbage"}, [])
+    assert chat.browser["webrtc"] is False
+    assert front.sent == []  # nothing to answer
