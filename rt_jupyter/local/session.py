@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -671,12 +672,30 @@ class LocalSession:
     async def _respond(self, builder: ResponseBuilder, params: Mapping[str, Any]) -> None:
         session = self.conn.session
         context = await self._context(params)
-        reply: Reply = self.engines.responder.respond(
+        responder = self.engines.responder
+        decide = functools.partial(
+            responder.respond,
             context,
             instructions=str(params.get("instructions", session.instructions)),
             tools=list(params.get("tools", session.tools)),
             tool_choice=params.get("tool_choice", session.tool_choice),
         )
+        try:
+            if isinstance(responder, EchoResponder):
+                reply: Reply = decide()  # instant and pure: no thread hop
+            else:  # may block (a network call): keep the event loop free
+                loop = asyncio.get_running_loop()
+                reply = await loop.run_in_executor(self.options.executor, decide)
+        except Exception as exc:  # the response fails; the session goes on
+            log.exception("the responder failed")
+            error = {
+                "type": "server_error",
+                "code": "responder_error",
+                "message": f"The responder failed ({type(exc).__name__}).",
+            }
+            self._emit(builder.done("failed", error=error))
+            self._emit([rate_limits_updated()])
+            return
         status, reason = "completed", None
         text = reply.text
         limit = builder.config.get("max_output_tokens", "inf")
