@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest_asyncio
 import tornado.httpserver
@@ -81,7 +81,7 @@ def test_number_words_and_defaults() -> None:
 class _Completions(tornado.web.RequestHandler):
     """A stand-in for an OpenAI-compatible chat-completions upstream (unreachable here)."""
 
-    requests: list[dict[str, Any]] = []
+    requests: ClassVar[list[dict[str, Any]]] = []
 
     def post(self) -> None:
         body = json.loads(self.request.body)
