@@ -377,3 +377,19 @@ def copy_artifact(path: Path, name: str) -> Path:
     target = out / name
     shutil.copyfile(path, target)
     return target
+
+
+def connect(page: Any, button: str = ".rtj-connect") -> None:
+    """Click Connect (or Reconnect) and wait for the call, failing with the widget's own words."""
+    page.wait_for_selector(f"{button}:not([disabled])", timeout=60_000)
+    before = page.get_attribute(".rtj", "data-status")
+    page.click(button)
+    # the status first leaves its old value (e.g. "dropped" before a reconnect), then settles
+    page.wait_for_function(
+        "before => { const s = document.querySelector('.rtj').dataset.status;"
+        " return s !== before && ['connected', 'error', 'dropped'].includes(s); }",
+        arg=before,
+        timeout=60_000,
+    )
+    status = page.get_attribute(".rtj", "data-status")
+    assert status == "connected", page.inner_text(".rtj-error-text")

@@ -18,6 +18,7 @@ from .conftest import WEATHER_CELL
 from .harness import (
     FrameLog,
     Lab,
+    connect,
     copy_artifact,
     kernel_json,
     lab_command,
@@ -65,18 +66,6 @@ def first(rows: list[dict[str, Any]], kind: str, direction: str = "in", after: i
         if row["i"] > after and row["kind"] == kind and row["dir"] == direction:
             return int(row["i"])
     raise AssertionError(f"no {direction} {kind} after {after}: {[r['kind'] for r in rows]}")
-
-
-def connect(page: Any, button: str = ".rtj-connect") -> None:
-    """Click Connect (or Reconnect) and wait for the call, failing with the widget's own words."""
-    page.wait_for_selector(f"{button}:not([disabled])", timeout=60_000)
-    page.click(button)
-    page.wait_for_selector(
-        ".rtj[data-status=connected], .rtj[data-status=error], .rtj[data-status=dropped]",
-        timeout=60_000,
-    )
-    status = page.get_attribute(".rtj", "data-status")
-    assert status == "connected", page.inner_text(".rtj-error-text")
 
 
 def test_voice_turn_with_python_tool(lab: Lab, context: Any) -> None:

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from .harness import Lab, copy_artifact, kernel_json, notebook, open_notebook, run_all_cells
+from .harness import (
+    Lab,
+    connect,
+    copy_artifact,
+    kernel_json,
+    notebook,
+    open_notebook,
+    run_all_cells,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -41,17 +49,6 @@ def notebook_kernel(lab: Lab, path: str, timeout: float = 60.0) -> str:
                 return str(kernel["id"])
         time.sleep(0.2)
     raise TimeoutError(f"no idle kernel for {path} after {timeout} s; log: {lab.log_tail()}")
-
-
-def connect(page: Any) -> None:
-    page.wait_for_selector(".rtj-connect:not([disabled])", timeout=60_000)
-    page.click(".rtj-connect")
-    page.wait_for_selector(
-        ".rtj[data-status=connected], .rtj[data-status=error], .rtj[data-status=dropped]",
-        timeout=30_000,
-    )
-    status = page.get_attribute(".rtj", "data-status")
-    assert status == "connected", page.inner_text(".rtj-error-text")
 
 
 def test_code_block_copy_and_browser_report(lab: Lab, context: Any) -> None:
