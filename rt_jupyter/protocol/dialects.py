@@ -306,6 +306,24 @@ def session_to_ga(session: Mapping[str, Any], *, transcription: bool = False) ->
     return out
 
 
+def _audio_output_to_beta(audio: Mapping[str, Any] | None, out: dict[str, Any]) -> None:
+    """GA ``audio.output`` (``voice``, ``format``) → beta ``voice``, ``output_audio_format``."""
+    outp = (audio or {}).get("output") or {}
+    if "voice" in outp:
+        voice = outp["voice"]
+        out["voice"] = voice.get("id") if isinstance(voice, Mapping) else voice
+    if "format" in outp:
+        out["output_audio_format"] = beta_audio_format(outp["format"])
+
+
+def _audio_output_to_ga(key: str, value: Any, outp: dict[str, Any]) -> None:
+    """Beta ``voice`` / ``output_audio_format`` → GA ``audio.output`` fields."""
+    if key == "voice":
+        outp["voice"] = value
+    else:
+        outp["format"] = ga_audio_format(value)
+
+
 # --- responses -----------------------------------------------------------------------------------
 
 
@@ -318,12 +336,7 @@ def response_params_to_beta(params: Mapping[str, Any]) -> dict[str, Any]:
         elif key == "max_output_tokens":
             out["max_response_output_tokens"] = value
         elif key == "audio":
-            outp = (value or {}).get("output") or {}
-            if "voice" in outp:
-                v = outp["voice"]
-                out["voice"] = v.get("id") if isinstance(v, Mapping) else v
-            if "format" in outp:
-                out["output_audio_format"] = beta_audio_format(outp["format"])
+            _audio_output_to_beta(value, out)
         elif key == "input":
             out["input"] = [item_to_beta(i) for i in value]
         elif key in ("parallel_tool_calls", "reasoning", "prompt"):
@@ -344,10 +357,8 @@ def response_params_to_ga(params: Mapping[str, Any]) -> dict[str, Any]:
             out["output_modalities"] = _modalities_to_ga(value)
         elif key == "max_response_output_tokens":
             out["max_output_tokens"] = value
-        elif key == "voice":
-            outp["voice"] = value
-        elif key == "output_audio_format":
-            outp["format"] = ga_audio_format(value)
+        elif key in ("voice", "output_audio_format"):
+            _audio_output_to_ga(key, value, outp)
         elif key == "input":
             out["input"] = [item_to_ga(i) for i in value]
         elif key == "tool_choice":
@@ -366,12 +377,7 @@ def response_to_beta(response: Mapping[str, Any]) -> dict[str, Any]:
         if key == "output_modalities":
             out["modalities"] = _modalities_to_beta(value)
         elif key == "audio":
-            outp = (value or {}).get("output") or {}
-            if "voice" in outp:
-                v = outp["voice"]
-                out["voice"] = v.get("id") if isinstance(v, Mapping) else v
-            if "format" in outp:
-                out["output_audio_format"] = beta_audio_format(outp["format"])
+            _audio_output_to_beta(value, out)
         elif key == "output":
             out["output"] = [item_to_beta(i) for i in value]
         elif key == "usage" and isinstance(value, Mapping):
@@ -390,10 +396,8 @@ def response_to_ga(response: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in response.items():
         if key == "modalities":
             out["output_modalities"] = _modalities_to_ga(value)
-        elif key == "voice":
-            outp["voice"] = value
-        elif key == "output_audio_format":
-            outp["format"] = ga_audio_format(value)
+        elif key in ("voice", "output_audio_format"):
+            _audio_output_to_ga(key, value, outp)
         elif key == "output":
             out["output"] = [item_to_ga(i) for i in value]
         elif key == "temperature":
