@@ -75,10 +75,18 @@ class Node:
 
     def check(self, value: Any, path: str) -> None:
         """Raise :class:`ProtocolError` if ``value`` does not conform."""
-        raise NotImplementedError
+        if value is None and self.nullable:
+            return
+        self._check(value, path)
 
     def accepts_type(self, value: Any) -> bool:
         """Whether ``value`` has the JSON type this node is about (used by :class:`AnyOf`)."""
+        return (value is None and self.nullable) or self._is_type(value)
+
+    def _check(self, value: Any, path: str) -> None:
+        raise NotImplementedError
+
+    def _is_type(self, value: Any) -> bool:
         return True
 
 
@@ -87,7 +95,7 @@ class AnyValue(Node):
 
     expected = "any value"
 
-    def check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> None:
         return None
 
 
@@ -107,12 +115,10 @@ class Str(Node):
         self.max_length = max_length
         self.nullable = nullable
 
-    def accepts_type(self, value: Any) -> bool:
-        return isinstance(value, str) or (value is None and self.nullable)
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, str)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         if not isinstance(value, str):
             raise _type_error(path, self.expected, value)
         if self.enum is not None and value not in self.enum:
@@ -180,14 +186,10 @@ class Int(_Number):
         super().__init__(minimum, maximum, nullable=nullable)
         self.enum = tuple(enum) if enum is not None else None
 
-    def accepts_type(self, value: Any) -> bool:
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            value is None and self.nullable
-        )
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -208,14 +210,10 @@ class Num(_Number):
     expected = "a decimal"
     kind = "decimal"
 
-    def accepts_type(self, value: Any) -> bool:
-        return (isinstance(value, int | float) and not isinstance(value, bool)) or (
-            value is None and self.nullable
-        )
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise _type_error(path, self.expected, value)
         if value != value or value in (float("inf"), float("-inf")):
@@ -235,12 +233,10 @@ class Bool(Node):
     def __init__(self, *, nullable: bool = False) -> None:
         self.nullable = nullable
 
-    def accepts_type(self, value: Any) -> bool:
-        return isinstance(value, bool) or (value is None and self.nullable)
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, bool)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         if not isinstance(value, bool):
             raise _type_error(path, self.expected, value)
 
@@ -257,12 +253,10 @@ class Arr(Node):
         self.max_items = max_items
         self.nullable = nullable
 
-    def accepts_type(self, value: Any) -> bool:
-        return isinstance(value, list) or (value is None and self.nullable)
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, list)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         if not isinstance(value, list):
             raise _type_error(path, self.expected, value)
         if self.max_items is not None and len(value) > self.max_items:
@@ -294,12 +288,10 @@ class Obj(Node):
         self.open = open
         self.nullable = nullable
 
-    def accepts_type(self, value: Any) -> bool:
-        return isinstance(value, dict) or (value is None and self.nullable)
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, dict)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             raise _type_error(path, self.expected, value)
         for key in self.required:
@@ -341,12 +333,10 @@ class Tagged(Node):
         self.default = default
         self.nullable = nullable
 
-    def accepts_type(self, value: Any) -> bool:
-        return isinstance(value, dict) or (value is None and self.nullable)
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, dict)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             raise _type_error(path, self.expected, value)
         tag_value = value.get(self.tag, self.default)
@@ -377,12 +367,10 @@ class AnyOf(Node):
         self.nullable = nullable
         self.expected = " or ".join(dict.fromkeys(o.expected for o in options))
 
-    def accepts_type(self, value: Any) -> bool:
-        return (value is None and self.nullable) or any(o.accepts_type(value) for o in self.options)
+    def _is_type(self, value: Any) -> bool:
+        return any(o.accepts_type(value) for o in self.options)
 
-    def check(self, value: Any, path: str) -> None:
-        if value is None and self.nullable:
-            return
+    def _check(self, value: Any, path: str) -> None:
         candidates = [o for o in self.options if o.accepts_type(value)]
         if not candidates:
             raise _type_error(path, self.expected, value)
