@@ -48,7 +48,7 @@ def _read(stream: IO[bytes]) -> bytes:
 class ProcessTranscriber:
     """A transcriber whose work happens in a child process (one utterance at a time)."""
 
-    def __init__(self, *, max_backlog: int = 16, nice: int = 5) -> None:
+    def __init__(self, *, max_backlog: int = 16, nice: int = 19) -> None:
         self.max_backlog = max_backlog
         self.nice = nice
         self._pending = 0

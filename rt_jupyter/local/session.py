@@ -10,11 +10,13 @@ WebRTC data channel). For WebRTC the audio goes to an :class:`AudioOutput` track
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from ..protocol import (
 )
 from ..protocol.conversation import Item
 from .engines.responder import ContextItem, EchoResponder, Reply, Responder
+from .engines.vad import SileroStream
 
 __all__ = ["AudioOutput", "Engines", "LocalSession", "SessionOptions", "Transport"]
 
@@ -47,6 +50,61 @@ _WORDS = re.compile(r"\S+\s*")
 #: Longest input audio kept for a manual (push-to-talk) WebRTC turn.
 MAX_MANUAL_BUFFER_MS = 5 * 60 * 1000
 _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
+
+
+class VadScheduler:
+    """Scores the VAD frames of every session on one event loop in batches: frames submitted
+    during a loop iteration run together (one model call per round; a session with several
+    frames takes part in several rounds, in order), then each session steps its detector."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: dict[tuple[LocalSession, Any], list[Samples]] = {}
+        self.scheduled = False
+        self.batches = 0
+        self.frames = 0
+
+    @classmethod
+    def for_loop(cls) -> VadScheduler:
+        loop = asyncio.get_running_loop()
+        scheduler = _SCHEDULERS.get(loop)
+        if scheduler is None:
+            scheduler = _SCHEDULERS[loop] = cls(loop)
+        return scheduler
+
+    def submit(self, session: LocalSession, detector: Any, frames: Samples) -> None:
+        self.pending.setdefault((session, detector), []).extend(frames)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.tick)
+
+    def tick(self) -> None:
+        self.scheduled = False
+        pending, self.pending = self.pending, {}
+        queues = {key: collections.deque(frames) for key, frames in pending.items()}
+        scores: dict[tuple[LocalSession, Any], list[float]] = {key: [] for key in queues}
+        while queues:
+            by_batch: dict[Any, list[tuple[tuple[LocalSession, Any], Samples]]] = {}
+            for key, queue in list(queues.items()):
+                by_batch.setdefault(key[1].vad.batch, []).append((key, queue.popleft()))
+                if not queue:
+                    del queues[key]
+            for batch, entries in by_batch.items():
+                probabilities = batch.run([(key[1].vad, frame) for key, frame in entries])
+                self.batches += 1
+                self.frames += len(entries)
+                for (key, _), probability in zip(entries, probabilities, strict=True):
+                    scores[key].append(probability)
+        for (session, detector), probabilities in scores.items():
+            try:
+                session.apply_turns(detector, probabilities)
+            except Exception:  # one session's failure must not stop the others
+                log.exception("turn handling failed")
+
+
+_SCHEDULERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, VadScheduler] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Transport(Protocol):
@@ -99,9 +157,16 @@ class Engines:
         """The offline engines: silero VAD, pocketsphinx, espeak-ng and :class:`EchoResponder`."""
         from .asr_pool import ProcessTranscriber
         from .engines import EspeakVoice, ServerVadTurnDetector
+        from .engines.vad import SileroBatch
+
+        try:  # one shared model scored in batches; per-session models without onnxruntime
+            batch: SileroBatch | None = SileroBatch()
+        except ImportError:
+            batch = None
 
         def turn_detector(**settings: Any) -> ServerVadTurnDetector:
-            return ServerVadTurnDetector(sample_rate=24000, **settings)
+            vad = batch.stream() if batch is not None else None
+            return ServerVadTurnDetector(sample_rate=24000, vad=vad, **settings)
 
         return cls(
             responder=EchoResponder(),
@@ -433,11 +498,26 @@ class LocalSession:
         self.feed_input(samples)
 
     def feed_input(self, samples: Samples) -> None:
-        """Input audio at 24 kHz for the turn detector (WebSocket appends and the WebRTC track)."""
-        if self._detector is None:
+        """Input audio at 24 kHz for the turn detector (WebSocket appends and the WebRTC track).
+
+        With a batched VAD (:class:`~rt_jupyter.local.engines.vad.SileroBatch`) the frames of
+        every session on this event loop are scored together once per loop iteration."""
+        detector = self._detector
+        if detector is None:
             return
+        frames = detector.frames(samples)
+        stream = getattr(detector, "vad", None)
+        if len(frames) and isinstance(stream, SileroStream):
+            VadScheduler.for_loop().submit(self, detector, frames)
+            return
+        self.apply_turns(detector, [detector.vad.speech_probability(f) for f in frames])
+
+    def apply_turns(self, detector: Any, probabilities: Sequence[float]) -> None:
+        """Step ``detector`` with the speech probabilities of its frames and act on the turns."""
+        if detector is not self._detector or self.closed:
+            return  # the turn detection changed meanwhile
         offset = self._detector_offset_ms
-        for turn in self._detector.feed(samples):
+        for turn in detector.advance(probabilities):
             start = (turn.audio_start_ms or 0) + offset
             end = (turn.audio_end_ms or 0) + offset
             if turn.kind == "speech_started":

@@ -36,6 +36,7 @@ probabilities of 0.01-0.09, far below any useful threshold.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -214,6 +215,14 @@ class ServerVadTurnDetector:
 
     def feed(self, samples: npt.NDArray[np.float32]) -> list[TurnEvent]:
         """Feed float32 mono audio at :attr:`sample_rate`; return the events it caused."""
+        frames = self.frames(samples)
+        return self.advance([self._vad.speech_probability(frame) for frame in frames])
+
+    def frames(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """First half of :meth:`feed`: resample and cut ``samples`` into whole VAD frames
+        (shape ``(n, frame_samples)``, possibly ``n == 0``). Pass the frames' speech
+        probabilities to :meth:`advance`, in order — e.g. computed in a batch with other
+        sessions' frames (:class:`~rt_jupyter.local.engines.vad.SileroBatch`)."""
         x = np.asarray(samples)
         if x.dtype != np.float32:
             x = x.astype(np.float32)
@@ -225,14 +234,15 @@ class ServerVadTurnDetector:
             y = np.concatenate((self._pending, y))
         frame = self._frame
         n = y.shape[0] // frame
-        if n == 0:
-            self._pending = y
-            return []
         self._pending = y[n * frame :].copy()
-        frames = y[: n * frame].reshape(n, frame)
+        return y[: n * frame].reshape(n, frame)
+
+    def advance(self, probabilities: Iterable[float]) -> list[TurnEvent]:
+        """Second half of :meth:`feed`: step the turn state machine with the speech probability
+        of each frame returned by :meth:`frames`; return the events."""
         events: list[TurnEvent] = []
-        for i in range(n):
-            self._step(self._vad.speech_probability(frames[i]), events)
+        for prob in probabilities:
+            self._step(float(prob), events)
         return events
 
     def _step(self, prob: float, events: list[TurnEvent]) -> None:
