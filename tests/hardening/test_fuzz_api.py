@@ -1,0 +1,691 @@
+"""Bad arguments to the Python API: ``rt_jupyter.connect``, ``RealtimeSession.update``/``say``/
+``send_audio``, ``protocol.session_update``, ``rt_jupyter.audio``, ``function_tool``, the
+``VoiceChat`` traits and ``EventLog.from_jsonl``.
+
+Each must fail with ``ValueError`` or ``TypeError`` (``TraitError`` for traits, as traitlets
+does) whose message names the parameter and says what to do, never with an obscure internal
+error. Known bugs are strict xfails whose reason says what goes wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import inspect
+import json
+import math
+import struct
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pytest
+import pytest_asyncio
+import traitlets
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import rt_jupyter
+from rt_jupyter import VoiceChat, audio
+from rt_jupyter.client.errors import ServerError
+from rt_jupyter.client.session import RealtimeSession
+from rt_jupyter.jupyter.tools import ToolArgumentError, function_tool
+from rt_jupyter.local.faults import Faults
+from rt_jupyter.local.service import LocalRealtimeService
+from rt_jupyter.local.session import Engines
+from rt_jupyter.log import EventLog
+from rt_jupyter.protocol import session_update
+from tests.conformance import validate_client_event
+
+
+def hard_leaks(message: str) -> list[str]:
+    """Internals in an API error message (the repr of the caller's own value is fine here)."""
+    import re
+
+    return re.findall(
+        r"Traceback \(most recent|File \"[^\"]+\", line \d+|\brt_jupyter/\S+\.py", message
+    )
+
+
+SETTINGS = settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+    report_multiple_bugs=False,
+)
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+#: Python values a notebook user may pass by mistake.
+ODD = st.sampled_from(
+    [
+        object(),
+        b"x",
+        {1, 2},
+        np.float32(1.0),
+        np.int64(3),
+        complex(1, 2),
+        math.nan,
+        math.inf,
+        print,
+        ("audio",),
+        frozenset(),
+        np.zeros(3),
+        Path("x"),
+    ]
+)
+ANY = JSON | ODD
+
+
+def bug(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"BUG: {reason}")
+
+
+def raises_naming(
+    fn: Callable[[], Any],
+    *words: str,
+    kinds: tuple[type[BaseException], ...] = (ValueError, TypeError),
+) -> str:
+    """Call ``fn``; assert it raises one of ``kinds`` whose message contains every one of
+    ``words`` (and no internals); returns the message."""
+    try:
+        fn()
+    except kinds as exc:
+        message = str(exc)
+    except Exception as exc:  # the wrong kind of error: say which
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from None
+    else:
+        raise AssertionError("no error")
+    missing = [w for w in words if w.lower() not in message.lower()]
+    assert not missing, f"{message!r} does not mention {missing}"
+    assert not hard_leaks(message), message
+    return message
+
+
+# --- protocol.session_update ---------------------------------------------------------------------
+
+_PARAMS = tuple(inspect.signature(session_update).parameters)
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(_PARAMS), ANY, max_size=4))
+def test_session_update_random_kwargs(kwargs: dict[str, Any]) -> None:
+    """Any values: ValueError/TypeError, or a session the official GA types accept."""
+    try:
+        session = session_update(**kwargs)
+    except (ValueError, TypeError) as exc:
+        assert str(exc) and not hard_leaks(str(exc))
+        return
+    session.pop("temperature", None)  # beta only: the connection drops it for GA servers
+    validate_client_event({"type": "session.update", "session": session}, "ga")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"voice": 3}, ["voice", "string"]),
+        ({"speed": 9}, ["speed", "0.25", "1.5"]),
+        ({"speed": "fast"}, ["speed"]),
+        ({"instructions": 5}, ["instructions", "string"]),
+        ({"turn_detection": "always"}, ["turn_detection", "server_vad", "None"]),
+        ({"turn_detection": {"threshold": 2}}, ["turn_detection", "threshold", "1.0"]),
+        ({"modalities": ["video"]}, ["modalities", "audio", "text"]),
+        ({"input_audio_format": "mp3"}, ["input_audio_format", "pcm16", "g711_ulaw"]),
+        ({"input_audio_transcription": 5}, ["input_audio_transcription", "True"]),
+        ({"max_output_tokens": 0}, ["max_output_tokens", "4096", "inf"]),
+        ({"temperature": 3.0}, ["temperature", "0.6", "1.2"]),
+        ({"tool_choice": 5}, ["tool_choice"]),
+        ({"noise_reduction": "loud"}, ["noise_reduction"]),
+        ({"session_type": "x"}, ["type", "realtime", "transcription"]),
+        ({"bogus": 1}, ["bogus"]),
+    ],
+)
+def test_session_update_errors_name_the_parameter(kwargs: dict[str, Any], words: list[str]) -> None:
+    raises_naming(lambda: session_update(**kwargs), *words)
+
+
+@bug(
+    "session_update() iterates 'tools', 'include' and 'modalities' before checking their type "
+    "and does not map the format paths to the argument names: tools=5 -> TypeError \"'int' object "
+    "is not iterable\", tools='abc' -> ValueError 'dictionary update sequence element #0...', "
+    'include=5 / modalities=5 likewise, input_audio_format={} -> "invalid audio.input.format.type"'
+    ". Fix: check that these are lists (of dicts) first and say so naming the argument; add the "
+    "format paths to _FRIENDLY_PARAM."
+)
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"tools": 5}, "tools"),
+        ({"tools": "abc"}, "tools"),
+        ({"tools": [5]}, "tools"),
+        ({"include": 5}, "include"),
+        ({"modalities": 5}, "modalities"),
+        ({"input_audio_format": {}}, "input_audio_format"),
+    ],
+)
+def test_session_update_iterables_are_checked(kwargs: dict[str, Any], name: str) -> None:
+    raises_naming(lambda: session_update(**kwargs), name)
+
+
+# --- rt_jupyter.audio ----------------------------------------------------------------------------
+
+FORMATS = st.sampled_from(["pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "audio/pcmu"]) | ANY
+RATES = st.sampled_from([8000, 16000, 24000, 44100, 48000]) | st.integers(-5, 10**6) | ANY
+ARRAYS = hnp.arrays(
+    dtype=st.sampled_from(
+        [np.float32, np.float64, np.int16, np.int32, np.uint8, np.complex64, np.bool_, np.float16]
+    ),
+    shape=hnp.array_shapes(min_dims=0, max_dims=2, max_side=64),
+)
+SAMPLES = ARRAYS | ANY
+BYTES = st.binary(max_size=200) | ANY
+
+
+def only_value_or_type_errors(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except (ValueError, TypeError) as exc:
+        assert str(exc), f"{type(exc).__name__} without a message"
+        assert not hard_leaks(str(exc)), str(exc)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # huge floats: clipped
+@SETTINGS
+@given(samples=SAMPLES, rate=RATES, fmt=FORMATS, data=BYTES, to_rate=RATES)
+def test_audio_conversions_random_arguments(
+    samples: Any, rate: Any, fmt: Any, data: Any, to_rate: Any
+) -> None:
+    """encode/decode/resample/G.711/PCM helpers with arbitrary arguments: a result or a
+    ValueError/TypeError with a message, nothing else."""
+    only_value_or_type_errors(lambda: audio.encode_audio(samples, rate, fmt))
+    only_value_or_type_errors(lambda: audio.decode_audio(data, fmt))
+    only_value_or_type_errors(lambda: audio.resample(samples, rate, to_rate))
+    only_value_or_type_errors(lambda: audio.get_format(fmt))
+    only_value_or_type_errors(lambda: audio.ulaw_encode(samples))
+    only_value_or_type_errors(lambda: audio.alaw_decode(data))
+    only_value_or_type_errors(lambda: audio.pcm16_bytes(samples))
+    only_value_or_type_errors(lambda: audio.float32_to_pcm16(samples))
+    only_value_or_type_errors(lambda: audio.pcm16_to_float32(data))
+    only_value_or_type_errors(lambda: audio.Resampler(rate, to_rate).process(samples))
+    only_value_or_type_errors(lambda: list(audio.chunk_audio_events(data, rate, fmt=fmt)))
+    only_value_or_type_errors(lambda: audio.duration_ms(data, fmt))
+
+
+@bug(
+    "audio.bytes_for_ms checks 'ms >= 0' without checking the type first: bytes_for_ms('10', ...) "
+    "-> TypeError \"'>=' not supported between instances of 'str' and 'int'\", and "
+    "bytes_for_ms(inf, ...) -> OverflowError. Fix: require a finite real number and raise "
+    "ValueError/TypeError naming 'ms'."
+)
+@SETTINGS
+@given(ms=st.floats() | ANY, fmt=st.sampled_from(["pcm16", "g711_ulaw"]))
+@example(ms="10", fmt="pcm16")
+@example(ms=math.inf, fmt="pcm16")
+def test_bytes_for_ms_random_arguments(ms: Any, fmt: str) -> None:
+    try:
+        audio.bytes_for_ms(ms, fmt)
+    except (ValueError, TypeError) as exc:
+        assert "ms" in str(exc) or "duration" in str(exc), str(exc)
+    except Exception as exc:
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _wav(tag: int, channels: int, rate: int, block_align: int, bits: int, data: bytes) -> bytes:
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * max(block_align, 1), block_align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@bug(
+    "audio.read_wav divides by the sample width taken from the header: a 'fmt ' chunk with "
+    "block_align 0 and bits_per_sample 0 (e.g. IEEE float) -> ZeroDivisionError 'integer modulo "
+    "by zero' in _to_float32. Fix: refuse a zero sample width in _parse_riff ('malformed WAV "
+    "file: 0-bit samples')."
+)
+@SETTINGS
+@given(
+    tag=st.sampled_from([1, 3, 6, 7, 0xFFFE, 2]),
+    channels=st.integers(0, 3),
+    rate=st.integers(0, 100_000),
+    block_align=st.integers(0, 9),
+    bits=st.integers(0, 64),
+    data=st.binary(max_size=64),
+)
+@example(tag=3, channels=1, rate=8000, block_align=0, bits=0, data=b"\x00\x00")
+def test_read_wav_random_headers(
+    tag: int, channels: int, rate: int, block_align: int, bits: int, data: bytes
+) -> None:
+    try:
+        samples, _ = audio.read_wav(_wav(tag, channels, rate, block_align, bits, data))
+    except (ValueError, TypeError) as exc:
+        assert "WAV" in str(exc), str(exc)
+    except Exception as exc:
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from None
+    else:
+        assert samples.dtype == np.float32 and samples.ndim == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: audio.encode_audio([0.0], 24000, "pcm16"), ["numpy array"]),  # type: ignore[arg-type]
+        (
+            lambda: audio.encode_audio(np.zeros(4, np.float32), 22050, "pcm16"),
+            ["sample rate", "24000"],
+        ),
+        (
+            lambda: audio.encode_audio(np.zeros(4, np.float32), 24000, "mp3"),
+            ["audio format", "pcm16"],
+        ),
+        (
+            lambda: audio.encode_audio(np.zeros((4, 2), np.float32), 24000, "pcm16"),
+            ["mono", "mean"],
+        ),
+        (lambda: audio.decode_audio(b"abc", "pcm16"), ["even number of bytes"]),
+        (lambda: audio.read_wav(b"not a wav"), ["WAV"]),
+        (lambda: audio.read_wav(5), ["path", "bytes"]),  # type: ignore[arg-type]
+        (lambda: audio.write_wav("/tmp/never.wav", np.zeros(3), 0), ["sample rate"]),
+        (lambda: list(audio.chunk_audio_events(b"\x00\x00", 3)), ["chunk_bytes", "multiple"]),
+        (lambda: audio.float32_to_pcm16(np.zeros(3, np.int32)), ["float", "astype"]),
+    ],
+)
+def test_audio_errors_say_what_to_do(call: Callable[[], Any], words: list[str]) -> None:
+    raises_naming(call, *words)
+
+
+# --- function_tool -------------------------------------------------------------------------------
+
+
+class Unit(enum.Enum):
+    C = "celsius"
+    F = "fahrenheit"
+
+
+def forecast(
+    city: str,
+    days: int = 1,
+    unit: Unit = Unit.C,
+    mode: Literal["a", "b"] = "a",
+    tags: list[str] | None = None,
+) -> str:
+    """A forecast.
+
+    Args:
+        city: The city.
+        days: How many days.
+    """
+    return f"{city} {days} {unit.value} {mode} {tags}"
+
+
+@SETTINGS
+@given(arguments=JSON.map(json.dumps) | JSON | st.text(max_size=30) | st.none())
+@example(arguments='{"city": "Paris", "days": "two"}')
+@example(arguments='{"city": "Paris", "unit": "kelvin"}')
+@example(arguments="[1]")
+def test_tool_call_random_arguments(arguments: Any) -> None:
+    """The model's arguments (JSON text or a dict, anything at all): a result, or a
+    ToolArgumentError (a ValueError) that tells the model what was wrong."""
+    tool = function_tool(forecast)
+    if not isinstance(arguments, str | dict) and arguments is not None:
+        return  # the API takes JSON text or a mapping
+    try:
+        result = tool.call(arguments)
+    except ToolArgumentError as exc:
+        assert str(exc) and not hard_leaks(str(exc))
+    else:
+        given_args: Any = json.loads(arguments) if isinstance(arguments, str) else arguments
+        assert isinstance(result, str) and result.split()[0] == str(given_args["city"])
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: function_tool(5), ["function", "int"]),  # type: ignore[arg-type]
+        (lambda: function_tool(lambda x: x), ["tool name", "name="]),
+        (lambda: function_tool(forecast, name="a b"), ["tool name", "letters"]),
+        (lambda: function_tool(_star_args), ["*args", "named parameter"]),
+        (lambda: function_tool(_complex_arg), ["complex", "str, int"]),
+        (lambda: function_tool(_positional), ["positional-only", "/"]),
+    ],
+)
+def test_function_tool_bad_definitions(make: Callable[[], Any], words: list[str]) -> None:
+    raises_naming(make, *words)
+
+
+def _star_args(*args: int) -> None:
+    """Bad: *args."""
+
+
+def _complex_arg(x: complex) -> None:
+    """Bad: complex."""
+
+
+def _positional(x: int, /) -> None:
+    """Bad: positional-only."""
+
+
+@bug(
+    'function_tool(fn, name=5) fails inside re.match with TypeError "expected string or '
+    "bytes-like object, got 'int'\" (naming neither 'name' nor what to do), and "
+    "description=5 is accepted silently (the schema then fails on the server). Fix: check that "
+    "name and description are strings, naming them."
+)
+def test_function_tool_checks_name_and_description_types() -> None:
+    raises_naming(lambda: function_tool(forecast, name=5), "name")  # type: ignore[arg-type]
+    raises_naming(lambda: function_tool(forecast, description=5), "description")  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class Place:
+    city: str
+    country: str
+
+
+def where(place: Place) -> str:
+    """Where."""
+    return place.city
+
+
+@bug(
+    "a dataclass argument missing a required field is passed to the dataclass constructor: "
+    'tool.call(\'{"place": {}}\') raises TypeError "Place.__init__() missing 2 required positional'
+    ' arguments" instead of ToolArgumentError (the model gets a Python error). Fix: check the '
+    "required fields in tools._convert and raise ToolArgumentError naming them."
+)
+def test_tool_call_missing_dataclass_field_is_a_tool_argument_error() -> None:
+    tool = function_tool(where)
+    raises_naming(
+        lambda: tool.call('{"place": {"country": "FR"}}'), "city", kinds=(ToolArgumentError,)
+    )
+    raises_naming(lambda: tool.call('{"place": {}}'), "city", "country", kinds=(ToolArgumentError,))
+
+
+# --- VoiceChat traits ----------------------------------------------------------------------------
+
+_TRAITS = (
+    "model",
+    "instructions",
+    "voice",
+    "modalities",
+    "turn_detection",
+    "input_transcription",
+    "tools",
+    "tool_choice",
+    "ice_servers",
+    "audio_constraints",
+    "connection_timeout",
+    "codec",
+    "key_source",
+    "camera",
+    "muted",
+    "session",
+)
+
+
+@pytest.fixture(scope="module")
+def chat() -> Any:
+    widget = VoiceChat()
+    yield widget
+    widget.close()
+
+
+@SETTINGS
+@given(name=st.sampled_from(_TRAITS), value=ANY | st.sampled_from([["video"], [{"name": 5}]]))
+def test_voicechat_traits_random_values(chat: VoiceChat, name: str, value: Any) -> None:
+    """Any value for any setting: accepted (and the session stays valid) or refused with a
+    TraitError naming the setting; a refused value changes nothing."""
+    before = (getattr(chat, name), dict(chat.session))
+    try:
+        setattr(chat, name, value)
+    except traitlets.TraitError as exc:
+        assert name in str(exc), str(exc)
+        assert (getattr(chat, name), dict(chat.session)) == before
+    except Exception as exc:
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        session = dict(chat.session)
+        session.pop("temperature", None)
+        validate_client_event({"type": "session.update", "session": session}, "ga")
+        for trait in _TRAITS[:-1]:  # back to the defaults for the next example
+            chat.set_trait(trait, chat.trait_defaults(trait))
+
+
+def test_voicechat_constructor_errors_name_the_setting() -> None:
+    raises_naming(lambda: VoiceChat(voise="marin"), "voise", "voice")
+    raises_naming(lambda: VoiceChat(codec="mp3"), "codec", kinds=(traitlets.TraitError,))
+    raises_naming(
+        lambda: VoiceChat(turn_detection="always"), "turn_detection", kinds=(traitlets.TraitError,)
+    )
+    raises_naming(
+        lambda: VoiceChat(tools=[{"description": "x"}]),
+        "tools",
+        "name",
+        kinds=(traitlets.TraitError,),
+    )
+
+
+@bug(
+    "VoiceChat(tools=5) runs list(5) before validation: TypeError \"'int' object is not "
+    'iterable". Fix: check that tools is an iterable of functions/schemas in __init__ and raise '
+    "a TypeError naming 'tools'."
+)
+def test_voicechat_tools_must_be_a_list() -> None:
+    raises_naming(lambda: VoiceChat(tools=5), "tools")  # type: ignore[arg-type]
+
+
+# --- EventLog.from_jsonl -------------------------------------------------------------------------
+
+
+def test_eventlog_from_jsonl_skips_a_torn_last_line(tmp_path: Path) -> None:
+    log = EventLog()
+    log.add("out", {"type": "response.create", "event_id": "e1"})
+    log.add("in", {"type": "response.created", "response": {"id": "resp_1"}})
+    path = log.to_jsonl(tmp_path / "log.jsonl")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"t": 1.0, "wall": 2.0, "dir": "in", "ev')  # a crash mid-line
+    again = EventLog.from_jsonl(path)
+    assert [r.type for r in again] == ["response.create", "response.created"]
+
+
+@bug(
+    "EventLog.from_jsonl trusts every JSON line: '[1, 2]' -> TypeError 'list indices must be "
+    "integers', '{}' -> KeyError 'dir', an unknown direction -> KeyError, a non-object event -> "
+    "AttributeError, a non-UTF-8 file -> UnicodeDecodeError without the file name, and a file "
+    "of plain text loads as an empty log. Fix: check each row (dict with dir in DIRECTIONS, an "
+    "object event, numeric t/wall) and raise ValueError('<path> line N is not an rt_jupyter "
+    "event log record: ...'); skip only a torn last line."
+)
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[1, 2]\n",
+        b"{}\n",
+        b'{"t": 0, "wall": 0, "dir": "sideways", "event": {}}\n',
+        b'{"t": 0, "wall": 0, "dir": "in", "event": 5}\n',
+        b'{"t": "x", "wall": 0, "dir": "in", "event": {}}\n',
+        b"\xff\xfe not text\n",
+        b"this is not an event log\nat all\n",
+    ],
+)
+def test_eventlog_from_jsonl_garbage(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "garbage.jsonl"
+    path.write_bytes(content)
+    raises_naming(lambda: EventLog.from_jsonl(path), "garbage.jsonl", kinds=(ValueError,))
+
+
+# --- the kernel client ---------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def service() -> AsyncIterator[LocalRealtimeService]:
+    async with LocalRealtimeService(engines=Engines()) as svc:
+        yield svc
+
+
+@pytest_asyncio.fixture
+async def session(service: LocalRealtimeService) -> AsyncIterator[RealtimeSession]:
+    async with rt_jupyter.connect(
+        api_key="sk-api-fuzz", base_url=service.base_url, modalities="text", turn_detection=None
+    ) as s:
+        yield s
+
+
+async def test_connect_refuses_bad_arguments_before_connecting() -> None:
+    raises_naming(lambda: rt_jupyter.connect(dialect="gaa"), "dialect", "ga", "beta")
+    raises_naming(lambda: rt_jupyter.connect(intent="chat"), "intent", "transcription")
+    raises_naming(lambda: rt_jupyter.connect(voise="marin"), "voise")
+
+
+async def test_connect_refuses_bad_settings(service: LocalRealtimeService) -> None:
+    kw: dict[str, Any] = {"api_key": "sk-api-fuzz", "base_url": service.base_url}
+    cases: list[tuple[Any, ...]] = [
+        ({"voice": 5}, ["voice"]),
+        ({"turn_detection": "always"}, ["turn_detection"]),
+        ({"modalities": ["video"]}, ["modalities"]),
+        ({"speed": 3.0}, ["speed", "1.5"]),
+        ({"tools": [5]}, ["function_tool", "int"]),
+    ]
+    for settings_, words in cases:
+        try:
+            await rt_jupyter.connect(**kw, **settings_)
+        except (ValueError, TypeError) as exc:
+            assert all(w in str(exc) for w in words), (settings_, str(exc))
+        else:
+            raise AssertionError(f"connect({settings_}) was accepted")
+
+
+@bug(
+    "connect(voice=5) (any bad session setting) opens the WebSocket session first and applies "
+    "the settings afterwards: update() raises, the factory never returns the session and never "
+    "closes it, so the connection, its supervisor task and (on OpenAI) a live session stay open "
+    "- one more per failed cell run. Fix: build the payload with session_update(**settings) "
+    "before opening, and close the session if update() fails."
+)
+async def test_refused_connect_closes_its_session(service: LocalRealtimeService) -> None:
+    for _ in range(3):
+        with pytest.raises(ValueError, match="voice"):
+            await rt_jupyter.connect(api_key="sk-api-fuzz", base_url=service.base_url, voice=5)
+    await asyncio.sleep(0.2)
+    assert service.keys.open_sessions() == 0, (
+        f"{service.keys.open_sessions()} sessions left open by refused connect() calls"
+    )
+
+
+@bug(
+    "connect() takes base_url and api_key on trust: base_url=5 -> AttributeError \"'int' object "
+    "has no attribute 'rstrip'\"; base_url='ftp://host/v1' or 'not a url' -> websockets' "
+    "InvalidURI (neither ValueError nor naming base_url); api_key=5 is sent as 'Bearer 5' and "
+    "comes back as an AuthenticationError. Fix: in connect()/resolve_settings require an "
+    "http(s) URL string for base_url and a str or callable for api_key, raising "
+    "ValueError/TypeError that name them."
+)
+async def test_connect_checks_base_url_and_api_key() -> None:
+    cases: list[tuple[Any, ...]] = [
+        ({"base_url": 5, "api_key": "sk-x"}, "base_url"),
+        ({"base_url": "ftp://example.com/v1", "api_key": "sk-x"}, "base_url"),
+        ({"base_url": "not a url", "api_key": "sk-x"}, "base_url"),
+        ({"api_key": 5, "base_url": "http://127.0.0.1:9/v1"}, "api_key"),
+    ]
+    for kwargs, name in cases:
+        try:
+            await rt_jupyter.connect(**kwargs)
+        except (ValueError, TypeError) as exc:
+            assert name in str(exc), (kwargs, str(exc))
+        except Exception as exc:
+            raise AssertionError(f"{kwargs}: {type(exc).__name__}: {exc}") from None
+        else:
+            raise AssertionError(f"{kwargs} was accepted")
+
+
+async def test_update_refuses_bad_settings(session: RealtimeSession) -> None:
+    cases: list[tuple[Any, ...]] = [
+        ({"voice": 5}, ["voice"]),
+        ({"bogus": 1}, ["bogus", "known"]),
+        ({"turn_detection": "always"}, ["turn_detection", "server_vad"]),
+        ({"speed": 9}, ["speed", "0.25", "1.5"]),
+        ({"max_output_tokens": -1}, ["max_output_tokens"]),
+        ({"tools": [5]}, ["function_tool"]),
+    ]
+    for kwargs, words in cases:
+        try:
+            await session.update(**kwargs)
+        except (ValueError, TypeError) as exc:
+            assert all(w in str(exc) for w in words), (kwargs, str(exc))
+        else:
+            raise AssertionError(f"update({kwargs}) was accepted")
+    reply = await session.say("still fine?", timeout=20)
+    assert reply.status == "completed"
+
+
+@bug(
+    "RealtimeSession.update(tools=5) -> TypeError \"'int' object is not iterable\" from "
+    "_tool_schemas. Fix: check that tools is a list of functions or schema dicts and say so."
+)
+async def test_update_tools_must_be_a_list(session: RealtimeSession) -> None:
+    try:
+        await session.update(tools=5)  # type: ignore[arg-type]
+    except TypeError as exc:
+        assert "tools" in str(exc), str(exc)
+
+
+async def test_send_audio_refuses_bad_audio_before_sending(session: RealtimeSession) -> None:
+    before = len(session.log)
+    cases: list[tuple[Any, ...]] = [
+        ((5,), {}, ["audio", "numpy array"]),
+        (([0.0] * 10, 24000), {}, ["audio", "numpy array"]),
+        ((np.zeros(10, np.float32),), {}, ["sample_rate"]),
+        ((np.zeros(10, np.float32), 5), {}, ["sample rate", "24000"]),
+        ((np.zeros((10, 2), np.float32), 24000), {}, ["mono", "mean"]),
+        (("/nonexistent/question.wav",), {}, ["no such audio file"]),
+        ((b"RIFFxxxxWAVE",), {}, ["WAV"]),
+        ((np.zeros(10, np.float32), 24000), {"chunk_size": -1}, ["chunk_size", "positive"]),
+        ((np.zeros(10, np.float32), 24000), {"chunk_size": "fast"}, ["chunk_size", "low"]),
+    ]
+    for args, kwargs, words in cases:
+        try:
+            await session.send_audio(*args, **kwargs)
+        except (ValueError, TypeError) as exc:
+            assert all(w in str(exc) for w in words), (args, kwargs, str(exc))
+        else:
+            raise AssertionError(f"send_audio{args} was accepted")
+    assert len(session.log) == before, "a refused send_audio() sent events"
+
+
+@bug(
+    "say(5) (or say('hi', bogus=1)) raises the protocol layer's LocalProtocolError, neither "
+    "ValueError nor TypeError, naming the wire field 'item.content[0].text'; worse, "
+    "RealtimeSession.send records the invalid conversation.item.create in _unacked before "
+    "validating it, so after the next network drop _restore re-sends it, raises "
+    "('restoring the session failed') and the lost response is never asked for again: the next "
+    "say() times out with an empty TimeoutError. Fix: check text is a str in say() (TypeError "
+    "naming 'text'), validate before recording in send(), and map LocalProtocolError to "
+    "ValueError at the API."
+)
+async def test_say_with_bad_text_leaves_the_session_usable(
+    service: LocalRealtimeService, session: RealtimeSession
+) -> None:
+    note = "say(5) raised TypeError"
+    try:
+        await session.say(5)  # type: ignore[arg-type]
+    except TypeError as exc:
+        assert "text" in str(exc), str(exc)
+    except Exception as exc:  # noted, then the session must still recover from a drop
+        note = f"{type(exc).__name__}: {exc}"
+    else:
+        raise AssertionError("say(5) was accepted")
+    service.faults = Faults(drop_after_deltas=1)  # the next reply is cut: reconnect, restore
+    try:
+        reply = await session.say("hello there my friend", timeout=8)
+    except (TimeoutError, ServerError) as exc:
+        raise AssertionError(f"after {note!r} and a drop: {type(exc).__name__} {exc}") from None
+    assert reply.status == "completed" and session.reconnects == 1
