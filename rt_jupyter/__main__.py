@@ -30,7 +30,9 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"  REST       {service.base_url}   (OPENAI_BASE_URL)", flush=True)
     print(f"  WebSocket  {service.ws_base_url}/realtime?model=gpt-realtime", flush=True)
     print(f"  WebRTC     POST {service.base_url}/realtime/calls", flush=True)
-    keys = ", ".join(args.key) if args.key else "any sk-... key"
+    from .local.keys import mask_key
+
+    keys = ", ".join(mask_key(k) for k in args.key) if args.key else "any sk-... key"
     print(f"  keys       {keys}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     stop = asyncio.Event()

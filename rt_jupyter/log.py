@@ -301,14 +301,31 @@ class EventLog:
         """Read a log written by :meth:`to_jsonl` or by a live ``path=`` log (a torn last line
         from a crash is skipped)."""
         log = cls()
-        with open(path, encoding="utf-8") as f:
-            for line in f:
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
+        if lines and not lines[-1].strip():
+            lines.pop()
+        for number, raw in enumerate(lines, 1):
+            last = number == len(lines)
+            try:
                 try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue
-                log.add(row["dir"], row["event"], t=row["t"], wall=row["wall"])
+                    row = json.loads(raw)
+                except json.JSONDecodeError:
+                    if last and raw.startswith(b'{"t":'):
+                        continue  # a record torn by a crash while it was being written
+                    raise
+                if not isinstance(row, dict) or row.get("dir") not in DIRECTIONS:
+                    raise ValueError("not a log record")
+                event = row["event"]
+                if not isinstance(event, dict):
+                    raise ValueError("its event is not an object")
+                log.add(row["dir"], event, t=float(row["t"]), wall=float(row["wall"]))
                 log.sizes[-1] = int(row.get("size", log.sizes[-1]))
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                raise ValueError(
+                    f"{path}: line {number} is not an rt_jupyter event log record ({exc}); "
+                    "read files written by EventLog(path=...) or EventLog.to_jsonl()"
+                ) from None
         return log
 
     def extend(self, records: Iterable[LogRecord]) -> None:

@@ -9,6 +9,7 @@ below :data:`SPEECH_LEVEL` count as zero, since eSpeak's breathy variants leave 
 
 from __future__ import annotations
 
+import re
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "speech_clip",
     "speech_samples",
     "synthesize_wav",
+    "word_accuracy",
     "write_wav16",
 ]
 
@@ -143,3 +145,15 @@ def synthesize_wav(
         tail_silence_ms=tail_silence_ms,
     )
     return write_wav16(path, samples, sample_rate)
+
+
+def word_accuracy(reference: str, hypothesis: str) -> float:
+    """1 - word error rate (Levenshtein over words), clamped at 0."""
+    ref = re.findall(r"[a-z']+", reference.lower())
+    hyp = re.findall(r"[a-z']+", hypothesis.lower())
+    dist = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, dist[0] = dist[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
+    return max(0.0, 1.0 - dist[-1] / len(ref))

@@ -27,7 +27,7 @@ from rt_jupyter.local.engines import (
     Voice,
     split_sentences,
 )
-from tests.speech import SpeechClip, speech_clip, speech_samples, synthesize_wav
+from tests.speech import SpeechClip, speech_clip, speech_samples, synthesize_wav, word_accuracy
 
 RATE = 24000
 FRAME_MS = 32
@@ -64,18 +64,6 @@ def feed_in_chunks(
 
 def kinds(events: list[TurnEvent]) -> list[str]:
     return [e.kind for e in events]
-
-
-def word_accuracy(reference: str, hypothesis: str) -> float:
-    """1 - word error rate (Levenshtein over words), clamped at 0."""
-    ref = re.findall(r"[a-z']+", reference.lower())
-    hyp = re.findall(r"[a-z']+", hypothesis.lower())
-    dist = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, dist[0] = dist[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
-    return max(0.0, 1.0 - dist[-1] / len(ref))
 
 
 @pytest.fixture(scope="module")

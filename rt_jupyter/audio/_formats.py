@@ -151,9 +151,16 @@ def duration_ms(data: int | BytesLike | npt.NDArray[Any], fmt: FormatLike) -> fl
 def bytes_for_ms(ms: float, fmt: FormatLike) -> int:
     """Number of wire bytes for ``ms`` milliseconds of ``fmt`` audio (whole samples, rounded)."""
     f = get_format(fmt)
-    if not ms >= 0:
-        raise ValueError(f"expected a non-negative duration in ms, got {ms!r}")
-    return round(ms * f.sample_rate / 1000.0) * f.bytes_per_sample
+    if isinstance(ms, bool) or not isinstance(ms, int | float):
+        raise TypeError(f"ms must be a number of milliseconds, not {type(ms).__name__}")
+    try:
+        if not 0 <= ms < float("inf"):
+            raise OverflowError
+        return round(ms * f.sample_rate / 1000.0) * f.bytes_per_sample
+    except OverflowError:
+        raise ValueError(
+            f"expected a finite, non-negative duration in ms, got {ms!r:.40}"
+        ) from None
 
 
 def check_wire_bytes(data: BytesLike, fmt: FormatLike) -> AudioFormat:

@@ -84,6 +84,8 @@ def _parse_riff(data: bytes) -> _WavInfo:
             if channels < 1:
                 raise ValueError(f"malformed WAV file: {channels} channels")
             width = block_align // channels if block_align else (bits + 7) // 8
+            if width < 1:
+                raise ValueError("malformed WAV file: 0-bit samples")
             fmt = (tag, channels, rate, width)
         elif chunk_id == b"data":
             if fmt is None:

@@ -34,7 +34,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..audio import decode_audio, get_format
-from ..config import Settings, resolve_settings
+from ..config import Settings, resolve_settings, scrub
 from ..lint import check_incoming, check_outgoing
 from ..log import EventLog
 from ..protocol import (
@@ -213,7 +213,7 @@ class RealtimeSession:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
-            detail = _error_message(bytes(exc.response.body or b""))
+            detail = scrub(_error_message(bytes(exc.response.body or b"")), [self._key()])
             if status in (401, 403):
                 raise AuthenticationError(
                     f"{self.settings.base_url} refused the API key (HTTP {status}: {detail}). "
@@ -332,7 +332,10 @@ class RealtimeSession:
             self._request_response(_Pending(fresh, pending.future, {}), pending.params)
         queued, self._outbox = self._outbox, []
         for event in queued:
-            self._send_now(event)
+            try:
+                self._send_now(event)
+            except Exception as exc:  # never let one event stop the restore
+                self.log.note("rt.warning", code="resend_failed", message=str(exc))
 
     def _fail(self, exc: BaseException) -> None:
         self._fatal = exc
@@ -590,24 +593,33 @@ class RealtimeSession:
     # --- sending ---------------------------------------------------------------------------------
 
     def send(self, event: Mapping[str, Any]) -> None:
-        """Send a client event (validated first); queued while reconnecting."""
+        """Send a client event (validated first); queued while reconnecting.
+
+        Raises :class:`ConnectionLostError` at once if the session has ended for good (refused
+        key, fatal close code, closed): nothing would ever send it."""
+        if self._fatal is not None:
+            raise ConnectionLostError(f"the session has ended: {self._fatal}") from self._fatal
         data = dict(event.data if isinstance(event, Event) else event)
         if data.get("type") == "conversation.item.create" and isinstance(data.get("item"), dict):
             item = dict(data["item"])
             item.setdefault("id", ids.item_id())  # so its acknowledgement can be matched
             data["item"] = item
-            self._unacked[item["id"]] = data
+        self.conn.send(data)  # validate first: a refused event leaves nothing behind
+        texts = self.conn.data_to_send()
+        if data.get("type") == "conversation.item.create":
+            self._unacked[data["item"]["id"]] = data
         if self.connected and self._created.is_set():
-            self._send_now(data)
+            self._transmit(data, texts)
         else:
-            self.conn.send(data)  # validate now, even if it waits in the queue
-            self.conn.data_to_send()
             self._outbox.append(data)
 
     def _send_now(self, data: dict[str, Any]) -> None:
         self.conn.send(data)
+        self._transmit(data, self.conn.data_to_send())
+
+    def _transmit(self, data: dict[str, Any], texts: list[str]) -> None:
         ws = self._ws
-        for text in self.conn.data_to_send():
+        for text in texts:
             for code, message in check_outgoing(data, len(text), self.conn.conversation):
                 self.log.note("rt.warning", code=code, message=message)
             self.log.add("out", data, text=text)
@@ -656,6 +668,8 @@ class RealtimeSession:
         if self.intent == "transcription":
             settings.setdefault("session_type", "transcription")
         if tools is not None:
+            if not isinstance(tools, list | tuple):
+                raise TypeError(f"tools={tools!r:.80}: use a list of Python functions or schemas")
             settings["tools"] = self._tool_schemas(tools)
         payload = session_update(**settings)
         if self.dialect is Dialect.GA:
@@ -669,6 +683,8 @@ class RealtimeSession:
     async def say(self, text: str, *, timeout: float = 120.0, **response: Any) -> Reply:
         """Add a user text message and get the model's reply (tool calls are run and followed
         up). ``response`` overrides response settings, e.g. ``output_modalities=["text"]``."""
+        if not isinstance(text, str):
+            raise TypeError(f"say() takes the text to say as a str, not {type(text).__name__}")
         self.inputs.append(
             {"kind": "text", "text": text, "t": time.perf_counter(), "response": dict(response)}
         )
@@ -1026,6 +1042,27 @@ def connect(
         raise TypeError(f"connect() got unknown argument(s) {unknown}")
     if intent not in (None, "transcription"):
         raise ValueError(f"intent={intent!r}: use None or 'transcription'")
+    if base_url is not None:
+        if not isinstance(base_url, str):
+            raise TypeError(
+                f"base_url must be a string such as 'https://api.openai.com/v1', not "
+                f"{type(base_url).__name__}"
+            )
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"base_url={base_url!r}: use an http(s) URL such as 'https://api.openai.com/v1'"
+            )
+    if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
+        raise TypeError(
+            f"api_key must be a string (or a callable returning one), not {type(api_key).__name__}"
+        )
+    if tools is not None and not isinstance(tools, list | tuple):
+        raise TypeError(f"tools={tools!r:.80}: use a list of Python functions or schemas")
+    if settings:
+        check = dict(settings)
+        if intent == "transcription":
+            check.setdefault("session_type", "transcription")
+        session_update(**check)  # a bad setting raises ValueError before anything connects
     resolved = resolve_settings(
         api_key=api_key if isinstance(api_key, str) else None,
         base_url=base_url,
@@ -1066,8 +1103,12 @@ def connect(
             reconnect=reconnect,
         )
         await session.open()
-        if settings or tools:
-            await session.update(tools=tools, **settings)
+        try:
+            if settings or tools:
+                await session.update(tools=tools, **settings)
+        except BaseException:
+            await session.close()  # a refused setting must not leave a session open
+            raise
         return session
 
     return _Connect(factory)

@@ -390,7 +390,12 @@ class SessionHandler(_Handler):
         user = self.user_name()
         model = "-"
         try:
-            body = self.get_json_body()
+            try:
+                body = self.get_json_body()
+            except UnicodeDecodeError:
+                raise MintError(
+                    400, "The request body is not valid UTF-8 JSON.", code="invalid_json"
+                ) from None
             if isinstance(body, dict) and isinstance(body.get("model"), str):
                 model = body["model"]
             token = await ext.mint(body if body is not None else {}, user)

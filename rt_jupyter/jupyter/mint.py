@@ -10,12 +10,12 @@ log line (:func:`scrub` removes anything key-like from upstream messages).
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..config import scrub
 from ..protocol import Dialect, ProtocolError, validate_session
 from ..protocol.dialects import session_to_beta
 from ..protocol.session import deep_merge
@@ -29,8 +29,6 @@ __all__ = [
     "scrub",
     "sdp_url",
 ]
-
-_KEYLIKE = re.compile(r"\b(?:sk|ek|rk|sess)[-_][A-Za-z0-9\-_*.]{3,}")
 
 
 @dataclass(frozen=True)
@@ -72,14 +70,6 @@ class MintError(Exception):
         if self.hint:
             error["hint"] = self.hint
         return {"error": error}
-
-
-def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` without any of ``secrets`` and without anything that looks like an API key."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return _KEYLIKE.sub("[redacted]", text)
 
 
 def _host(base_url: str) -> str:

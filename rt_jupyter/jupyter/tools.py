@@ -307,6 +307,15 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         unknown = set(value) - names
         if unknown:
             raise ToolArgumentError(f"{where}: unknown field(s) {sorted(unknown)}")
+        missing = [
+            f.name
+            for f in dataclasses.fields(tp)
+            if f.name not in value
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ToolArgumentError(f"{where}: missing required field(s) {missing}")
         return tp(**{k: _convert(v, hints.get(k, Any), f"{where}.{k}") for k, v in value.items()})
     if typing.is_typeddict(tp):
         if not isinstance(value, dict):
@@ -347,6 +356,12 @@ def function_tool(
         raise TypeError(
             f"function_tool() takes a function, got {type(fn).__name__}; pass a def or "
             "async def with type hints (or a schema dict to VoiceChat(tools=[...]))"
+        )
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"function_tool(name=...) must be a string, not {type(name).__name__}")
+    if description is not None and not isinstance(description, str):
+        raise TypeError(
+            f"function_tool(description=...) must be a string, not {type(description).__name__}"
         )
     tool_name: str = name or str(getattr(fn, "__name__", ""))
     if not _NAME.match(tool_name):

@@ -294,6 +294,11 @@ class VoiceChat(anywidget.AnyWidget):
         self._batch_seq = -1
         self._transcript_timer: asyncio.TimerHandle | None = None
         if tools:
+            if not isinstance(tools, Iterable) or isinstance(tools, str | bytes | Mapping):
+                raise TypeError(
+                    "VoiceChat(tools=...) takes a list of Python functions or tool schemas, not "
+                    f"{type(tools).__name__}"
+                )
             self.tools = list(tools)
         self._refresh_session()
         self.on_msg(self._on_custom_msg)
@@ -332,6 +337,11 @@ class VoiceChat(anywidget.AnyWidget):
         return value
 
     def _tool_schemas(self, entries: Iterable[Any]) -> list[dict[str, Any]]:
+        if not isinstance(entries, list | tuple):
+            raise t.TraitError(
+                f"VoiceChat.tools must be a list of Python functions or tool schemas, not "
+                f"{type(entries).__name__}"
+            )
         schemas: list[dict[str, Any]] = []
         for entry in entries:
             if isinstance(entry, Tool):

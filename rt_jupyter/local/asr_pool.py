@@ -11,6 +11,7 @@ instead of letting responses fall further behind; the session then reports a
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -55,6 +56,8 @@ class ProcessTranscriber:
         self._count_lock = threading.Lock()
         self._io_lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        # one utterance at a time, in order, on a thread of its own (never the service's pool)
+        self._queue = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtj-asr")
         self._start()
 
     def _start(self) -> None:
@@ -73,6 +76,36 @@ class ProcessTranscriber:
         """Utterances submitted and not finished."""
         return self._pending
 
+    def submit(
+        self,
+        samples: npt.NDArray[np.float32],
+        sample_rate: int,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> concurrent.futures.Future[Any]:
+        """Queue an utterance for the worker and return its future :class:`Transcript`.
+
+        Admission happens here, when the work is submitted: with ``max_backlog`` utterances
+        already waiting it raises :class:`TranscriberBusy` at once."""
+        with self._count_lock:
+            if self._pending >= self.max_backlog:
+                raise TranscriberBusy(
+                    f"{self._pending} utterances are waiting for transcription; try again later"
+                )
+            self._pending += 1
+        try:
+            future = self._queue.submit(self._run, samples, sample_rate, language, prompt)
+        except BaseException:
+            self._done(None)
+            raise
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: object) -> None:
+        with self._count_lock:
+            self._pending -= 1
+
     def transcribe(
         self,
         samples: npt.NDArray[np.float32],
@@ -82,31 +115,28 @@ class ProcessTranscriber:
         prompt: str | None = None,
     ) -> Any:
         """Transcribe in the worker; blocks the calling thread (not the GIL)."""
+        return self.submit(samples, sample_rate, language=language, prompt=prompt).result()
+
+    def _run(
+        self,
+        samples: npt.NDArray[np.float32],
+        sample_rate: int,
+        language: str | None,
+        prompt: str | None,
+    ) -> Any:
         from .engines import Segment, Transcript
 
-        with self._count_lock:
-            if self._pending >= self.max_backlog:
-                raise TranscriberBusy(
-                    f"{self._pending} utterances are waiting for transcription; try again later"
-                )
-            self._pending += 1
-        try:
-            request = json.dumps(
-                {"rate": sample_rate, "language": language, "prompt": prompt}
-            ).encode()
-            audio = np.ascontiguousarray(samples, dtype="<f4").tobytes()
-            with self._io_lock:
+        request = json.dumps({"rate": sample_rate, "language": language, "prompt": prompt}).encode()
+        audio = np.ascontiguousarray(samples, dtype="<f4").tobytes()
+        with self._io_lock:
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                self._start()
                 proc = self._proc
-                if proc is None or proc.poll() is not None:
-                    self._start()
-                    proc = self._proc
-                assert proc is not None and proc.stdin is not None and proc.stdout is not None
-                _write(proc.stdin, request)
-                _write(proc.stdin, audio)
-                reply = json.loads(_read(proc.stdout))
-        finally:
-            with self._count_lock:
-                self._pending -= 1
+            assert proc is not None and proc.stdin is not None and proc.stdout is not None
+            _write(proc.stdin, request)
+            _write(proc.stdin, audio)
+            reply = json.loads(_read(proc.stdout))
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return Transcript(
@@ -117,6 +147,7 @@ class ProcessTranscriber:
 
     def close(self) -> None:
         """Stop the worker process."""
+        self._queue.shutdown(wait=False, cancel_futures=True)
         proc, self._proc = self._proc, None
         if proc is not None:
             with contextlib.suppress(Exception):

@@ -21,6 +21,7 @@ import tornado.websocket
 
 from ..protocol import DEFAULT_MODEL, Dialect, ProtocolError, SessionConfig, validate_session
 from ..protocol.dialects import session_to_ga
+from ..protocol.events import ascii_json
 from ..protocol.schema import Int, Obj, Str
 from ..protocol.schema import validate as schema_validate
 from .faults import Faults
@@ -92,6 +93,13 @@ def _bearer(handler: tornado.web.RequestHandler) -> str | None:
     return None
 
 
+def _json_error(handler: tornado.web.RequestHandler, status_code: int) -> None:
+    handler.set_header("Content-Type", "application/json")
+    error_type = "invalid_request_error" if status_code < 500 else "server_error"
+    error = {"message": handler._reason, "type": error_type, "param": None, "code": None}
+    handler.finish(json.dumps({"error": error}))
+
+
 def _check_fault_keys(state: ServiceState) -> None:
     if state.faults is not None and state.faults.reject_keys:
         raise AuthError("Incorrect API key provided (fault injection: reject_keys).")
@@ -142,13 +150,28 @@ class _Base(tornado.web.RequestHandler):
         self.set_status(204)
         self.finish()
 
-    def authenticate(self, *, allow_standard: bool = True) -> Principal | None:
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors tornado raises itself (malformed bodies...) as OpenAI-style JSON too."""
+        _json_error(self, status_code)
+
+    def authenticate(
+        self, *, allow_standard: bool = True, standard_only: bool = False
+    ) -> Principal | None:
+        """The caller, or None after answering 401. ``standard_only``: minting routes, which an
+        ephemeral key must not use to make more (and longer-lived) keys."""
         try:
             _check_fault_keys(self.state)
-            return self.state.keys.authenticate(
+            principal = self.state.keys.authenticate(
                 _bearer(self),
                 allow_standard=allow_standard and self.state.allow_standard_keys,
             )
+            if standard_only and principal.ephemeral is not None:
+                self.state.keys.refusals += 1
+                raise AuthError(
+                    "Ephemeral keys cannot mint keys: use a standard API key for this endpoint.",
+                    code="invalid_api_key",
+                )
+            return principal
         except AuthError as exc:
             self.set_status(exc.status)
             self.set_header("Content-Type", "application/json")
@@ -184,7 +207,7 @@ class ClientSecretsHandler(_Base):
     """``POST /v1/realtime/client_secrets`` (GA): mint an ephemeral key for a session."""
 
     def post(self) -> None:
-        principal = self.authenticate()
+        principal = self.authenticate(standard_only=True)
         if principal is None:
             return
         body = self.json_body()
@@ -222,7 +245,7 @@ class BetaSessionsHandler(_Base):
         self.transcription = transcription
 
     def post(self) -> None:
-        principal = self.authenticate()
+        principal = self.authenticate(standard_only=True)
         if principal is None:
             return
         body = self.json_body()
@@ -372,7 +395,7 @@ class CallControlHandler(_Base):
         if principal is None:
             return
         call = self.state.calls.get(call_id)
-        if call is None:
+        if call is None or call.principal.owner != principal.owner:  # others' calls: not found
             _rest_error(
                 self, 404, f"Call '{call_id}' not found.", code="not_found", param="call_id"
             )
@@ -413,7 +436,10 @@ class _WsTransport:
 
     def send_text(self, text: str) -> None:
         try:
-            fut = self.handler.write_message(text)
+            try:
+                fut = self.handler.write_message(text)
+            except UnicodeEncodeError:  # an unpaired surrogate: send it escaped
+                fut = self.handler.write_message(ascii_json(text))
             fut.add_done_callback(_swallow)
         except tornado.websocket.WebSocketClosedError:
             pass
@@ -458,6 +484,10 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
     def check_xsrf_cookie(self) -> None:
         return None
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors tornado raises itself (the beta SDP POST's body...) as JSON."""
+        _json_error(self, status_code)
+
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return "realtime" if "realtime" in subprotocols else None
 
@@ -489,7 +519,8 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             self.set_header("Content-Type", "application/json")
             self.finish(json.dumps(exc.to_json()))
             return
-        if call_id is not None and call_id not in self.state.calls:
+        call = self.state.calls.get(call_id) if call_id is not None else None
+        if call_id is not None and (call is None or call.principal.owner != principal.owner):
             self.set_status(404)
             self.finish(
                 json.dumps(

@@ -617,9 +617,16 @@ class LocalSession:
         async def run() -> None:
             enabled = self.conn.session.transcription is not None
             try:
-                result = await loop.run_in_executor(self.options.executor, work)
+                submit = getattr(transcriber, "submit", None)
+                if submit is not None:  # queues on its own worker; refuses work when overloaded
+                    result = await asyncio.wrap_future(
+                        submit(samples, rate, language=language, prompt=prompt)
+                    )
+                else:
+                    result = await loop.run_in_executor(self.options.executor, work)
             except Exception as exc:  # report, never crash the session
-                future.set_result("")
+                if not future.done():
+                    future.set_result("")
                 if enabled and not self.closed:
                     self._emit(
                         [
@@ -638,7 +645,8 @@ class LocalSession:
                     )
                 return
             text = str(getattr(result, "text", result) or "")
-            future.set_result(text)
+            if not future.done():
+                future.set_result(text)
             if enabled and not self.closed:
                 events: list[dict[str, Any]] = []
                 for word in _WORDS.findall(text):
@@ -661,7 +669,14 @@ class LocalSession:
                 )
                 self._emit(events)
 
-        self._spawn(run())
+        async def run_and_settle() -> None:
+            try:
+                await run()
+            finally:  # cancelled (service closing): responses waiting on it must not hang
+                if not future.done():
+                    future.set_result("")
+
+        self._spawn(run_and_settle())
 
     # --- responses -------------------------------------------------------------------------------
 
@@ -725,7 +740,8 @@ class LocalSession:
                 audio_ms = item.audio_ms(0, conv.input_format) if item.role == "user" else 0.0
                 heard = self._heard.get(item.id)
                 if item.role == "user" and not text and heard is not None:
-                    text = await heard
+                    # shielded: a cancelled response must not cancel the shared transcript
+                    text = await asyncio.shield(heard)
                 out.append(ContextItem(role=item.role or "user", text=text, audio_ms=audio_ms))
             elif item.type == "function_call":
                 out.append(
@@ -841,11 +857,17 @@ class LocalSession:
             else:
                 self._emit(builder.audio_delta(encode_audio(samples, target, fmt)))
 
+        loop = asyncio.get_running_loop()
         for sentence in _SENTENCES.findall(text):
             self._emit(builder.text_delta(sentence))
             if not sentence.strip():
                 continue
-            for chunk in voice_engine.synthesize(sentence, voice=voice, speed=speed):
+            # synthesis runs off the event loop: a long sentence must not stall other sessions
+            chunks = await loop.run_in_executor(
+                self.options.executor,
+                functools.partial(_synthesize, voice_engine, sentence, voice, speed),
+            )
+            for chunk in chunks:
                 deliver(stream.resample_chunk(np.asarray(chunk, dtype=np.float32)))
                 await asyncio.sleep(0)
         deliver(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
@@ -898,3 +920,7 @@ class LocalSession:
                 )
             )
         self._emit(events)
+
+
+def _synthesize(engine: Any, text: str, voice: str, speed: float) -> list[Samples]:
+    return list(engine.synthesize(text, voice=voice, speed=speed))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import functools
 import ipaddress
 import json
 import logging
@@ -44,6 +45,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from ..protocol import Dialect, ProtocolError, SessionConfig
+from ..protocol.events import ascii_json
 from .session import LocalSession, SessionOptions, Transport
 
 if TYPE_CHECKING:
@@ -379,7 +381,10 @@ class _ChannelTransport:
         if channel.readyState != "open":
             return
         try:
-            channel.send(_fit_message(text))
+            try:
+                channel.send(_fit_message(text))
+            except UnicodeEncodeError:  # an unpaired surrogate: send it escaped
+                channel.send(_fit_message(ascii_json(text)))
         except Exception as exc:  # too large for the peer, or closing
             log.error("could not send an event on the data channel: %s", exc)
 
@@ -422,7 +427,7 @@ class Call:
                 max_duration_s=state.max_session_s[dialect],
                 webrtc=True,
                 executor=state.executor,
-                faults=state.faults,
+                faults=functools.partial(getattr, state, "faults"),
                 on_close=lambda: self.end("session closed"),
             ),
         )

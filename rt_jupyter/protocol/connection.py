@@ -64,6 +64,7 @@ class InputAudioBuffer:
         self.start_byte = 0  # session byte offset of data[0]
         self.total_bytes = 0  # every byte appended this session
         self._read = 0  # session byte offset read by the application (VAD)
+        self._carry = b""  # half a pcm16 sample
 
     @property
     def bytes_per_ms(self) -> int:
@@ -80,6 +81,12 @@ class InputAudioBuffer:
         return self.total_bytes / self.bytes_per_ms
 
     def append(self, raw: bytes) -> None:
+        """Add audio; a pcm16 sample split across appends waits for its second byte."""
+        if self._carry:
+            raw = self._carry + raw
+            self._carry = b""
+        if self.format == "pcm16" and len(raw) % 2:
+            raw, self._carry = raw[:-1], raw[-1:]
         self.data += raw
         self.total_bytes += len(raw)
 
@@ -115,6 +122,7 @@ class InputAudioBuffer:
     def clear(self) -> None:
         self.start_byte += len(self.data)
         self.data.clear()
+        self._carry = b""
 
 
 class RealtimeConnection:

@@ -44,8 +44,8 @@ class ProtocolError(Exception):
         return f"{name}(code={self.code!r}, param={self.param!r}, message={self.message!r})"
 
 
-class LocalProtocolError(ProtocolError):
-    """We were about to send something the protocol does not allow."""
+class LocalProtocolError(ProtocolError, ValueError):
+    """We were about to send something the protocol does not allow (a ``ValueError``)."""
 
 
 class RemoteProtocolError(ProtocolError):

@@ -14,11 +14,13 @@ from typing import Any, Final
 from . import ids
 from .dialects import Dialect, kind
 from .errors import ProtocolError
+from .schema import describe_type
 
 __all__ = [
     "CLIENT_EVENTS",
     "SERVER_EVENTS",
     "Event",
+    "ascii_json",
     "build",
     "error_event",
     "function_call_output_item",
@@ -228,16 +230,37 @@ def parse(text: str | bytes | bytearray, *, strict_type: bool = True) -> Event:
     """
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ProtocolError(
-            f"We could not parse the JSON body of your request. ({exc.__class__.__name__}: "
-            f"{str(exc)[:200]})",
+            "We could not parse the JSON body of your request. "
+            f"{exc.msg} (line {exc.lineno}, column {exc.colno}).",
+            code="invalid_json",
+        ) from None
+    except UnicodeDecodeError:
+        raise ProtocolError(
+            "We could not parse the JSON body of your request. It is not valid UTF-8.",
+            code="invalid_json",
+        ) from None
+    except RecursionError:
+        raise ProtocolError(
+            "We could not parse the JSON body of your request. It is nested too deeply.",
             code="invalid_json",
         ) from None
     if not isinstance(data, dict):
         raise ProtocolError(
-            f"Invalid event: expected a JSON object, got {type(data).__name__}.",
+            f"Invalid event: expected a JSON object, got {describe_type(data)}.",
             code="invalid_event",
+        )
+    marker = ("\\ud", "\\uD") if isinstance(text, str) else (b"\\ud", b"\\uD")
+    if (marker[0] in text or marker[1] in text) and _has_lone_surrogate(data):  # type: ignore[operator]
+        event_id = data.get("event_id")
+        raise ProtocolError(
+            "We could not parse the JSON body of your request. It contains an unpaired "
+            "UTF-16 surrogate escape (not valid Unicode text).",
+            code="invalid_json",
+            event_id=event_id
+            if isinstance(event_id, str) and not _has_lone_surrogate(event_id)
+            else None,
         )
     t = data.get("type")
     if t is None and strict_type:
@@ -248,11 +271,31 @@ def parse(text: str | bytes | bytearray, *, strict_type: bool = True) -> Event:
         )
     if t is not None and not isinstance(t, str):
         raise ProtocolError(
-            f"Invalid type for 'type': expected a string, but got {type(t).__name__} instead.",
+            f"Invalid type for 'type': expected a string, but got {describe_type(t)} instead.",
             code="invalid_type",
             param="type",
         )
     return Event(data)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def ascii_json(text: str) -> str:
+    """``text`` (JSON) re-encoded with ASCII escapes: the safe form of a message that cannot be
+    encoded as UTF-8 (it holds an unpaired surrogate)."""
+    return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=True)
 
 
 def serialize(event: Mapping[str, Any]) -> str:

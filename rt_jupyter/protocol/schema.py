@@ -26,6 +26,7 @@ __all__ = [
     "Arr",
     "Bool",
     "Int",
+    "MapOf",
     "Node",
     "Num",
     "Obj",
@@ -73,17 +74,20 @@ class Node:
     nullable: bool = False
     expected: str = "a value"
 
-    def check(self, value: Any, path: str) -> None:
-        """Raise :class:`ProtocolError` if ``value`` does not conform."""
+    def check(self, value: Any, path: str) -> Any:
+        """Raise :class:`ProtocolError` if ``value`` does not conform; return the value to use
+        (integral decimals such as ``2.0`` in integer fields become ``2``; containers are
+        updated in place)."""
         if value is None and self.nullable:
-            return
-        self._check(value, path)
+            return value
+        result = self._check(value, path)
+        return value if result is None else result
 
     def accepts_type(self, value: Any) -> bool:
         """Whether ``value`` has the JSON type this node is about (used by :class:`AnyOf`)."""
         return (value is None and self.nullable) or self._is_type(value)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         raise NotImplementedError
 
     def _is_type(self, value: Any) -> bool:
@@ -95,7 +99,7 @@ class AnyValue(Node):
 
     expected = "any value"
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         return None
 
 
@@ -118,7 +122,7 @@ class Str(Node):
     def _is_type(self, value: Any) -> bool:
         return isinstance(value, str)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         if not isinstance(value, str):
             raise _type_error(path, self.expected, value)
         if self.enum is not None and value not in self.enum:
@@ -189,9 +193,9 @@ class Int(_Number):
     def _is_type(self, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-            value = int(value)
+            value = int(value)  # JSON 2.0 in an integer field: accepted as 2, and sent as 2
         if not isinstance(value, int) or isinstance(value, bool):
             raise _type_error(path, self.expected, value)
         if self.enum is not None and value not in self.enum:
@@ -202,6 +206,7 @@ class Int(_Number):
                 param=path or None,
             )
         self._range(value, path)
+        return value
 
 
 class Num(_Number):
@@ -213,7 +218,7 @@ class Num(_Number):
     def _is_type(self, value: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise _type_error(path, self.expected, value)
         if value != value or value in (float("inf"), float("-inf")):
@@ -236,7 +241,7 @@ class Bool(Node):
     def _is_type(self, value: Any) -> bool:
         return isinstance(value, bool)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         if not isinstance(value, bool):
             raise _type_error(path, self.expected, value)
 
@@ -256,7 +261,7 @@ class Arr(Node):
     def _is_type(self, value: Any) -> bool:
         return isinstance(value, list)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         if not isinstance(value, list):
             raise _type_error(path, self.expected, value)
         if self.max_items is not None and len(value) > self.max_items:
@@ -267,7 +272,9 @@ class Arr(Node):
                 param=path or None,
             )
         for i, element in enumerate(value):
-            self.items.check(element, f"{path}[{i}]")
+            new = self.items.check(element, f"{path}[{i}]")
+            if new is not element:
+                value[i] = new
 
 
 class Obj(Node):
@@ -291,7 +298,7 @@ class Obj(Node):
     def _is_type(self, value: Any) -> bool:
         return isinstance(value, dict)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise _type_error(path, self.expected, value)
         for key in self.required:
@@ -312,7 +319,54 @@ class Obj(Node):
                     code="unknown_parameter",
                     param=_join(path, str(key)[:200]),
                 )
-            node.check(sub, _join(path, key))
+            new = node.check(sub, _join(path, key))
+            if new is not sub:
+                value[key] = new
+
+
+class MapOf(Node):
+    """An object used as a map: at most ``max_keys`` keys of ``key_max_length`` characters,
+    every value matching ``values`` (e.g. ``metadata``: 16 string pairs)."""
+
+    expected = "an object"
+
+    def __init__(
+        self,
+        values: Node,
+        *,
+        max_keys: int | None = None,
+        key_max_length: int | None = None,
+        nullable: bool = False,
+    ) -> None:
+        self.values = values
+        self.max_keys = max_keys
+        self.key_max_length = key_max_length
+        self.nullable = nullable
+
+    def _is_type(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def _check(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise _type_error(path, self.expected, value)
+        if self.max_keys is not None and len(value) > self.max_keys:
+            raise ProtocolError(
+                f"Invalid '{path}': too many keys. Expected at most {self.max_keys}, but got "
+                f"{len(value)} instead.",
+                code="object_above_max_properties",
+                param=path or None,
+            )
+        for key, sub in value.items():
+            if self.key_max_length is not None and len(key) > self.key_max_length:
+                raise ProtocolError(
+                    f"Invalid '{path}': key too long. Expected keys of at most "
+                    f"{self.key_max_length} characters, but got one of {len(key)}.",
+                    code="string_above_max_length",
+                    param=path or None,
+                )
+            new = self.values.check(sub, _join(path, key))
+            if new is not sub:
+                value[key] = new
 
 
 class Tagged(Node):
@@ -336,7 +390,7 @@ class Tagged(Node):
     def _is_type(self, value: Any) -> bool:
         return isinstance(value, dict)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise _type_error(path, self.expected, value)
         tag_value = value.get(self.tag, self.default)
@@ -356,7 +410,7 @@ class Tagged(Node):
                 code="invalid_value",
                 param=_join(path, self.tag),
             )
-        node.check(value, path)
+        return node.check(value, path)
 
 
 class AnyOf(Node):
@@ -370,21 +424,21 @@ class AnyOf(Node):
     def _is_type(self, value: Any) -> bool:
         return any(o.accepts_type(value) for o in self.options)
 
-    def _check(self, value: Any, path: str) -> None:
+    def _check(self, value: Any, path: str) -> Any:
         candidates = [o for o in self.options if o.accepts_type(value)]
         if not candidates:
             raise _type_error(path, self.expected, value)
         first_error: ProtocolError | None = None
         for option in candidates:
             try:
-                option.check(value, path)
-                return
+                return option.check(value, path)
             except ProtocolError as exc:
                 first_error = first_error or exc
         assert first_error is not None
         raise first_error
 
 
-def validate(value: Any, node: Node, path: str = "") -> None:
-    """Check ``value`` against ``node``; raises :class:`ProtocolError` on the first problem."""
-    node.check(value, path)
+def validate(value: Any, node: Node, path: str = "") -> Any:
+    """Check ``value`` against ``node``; raises :class:`ProtocolError` on the first problem.
+    Returns the value to use (see :meth:`Node.check`)."""
+    return node.check(value, path)

@@ -8,7 +8,7 @@ official schema files so the two cannot drift apart silently.
 from __future__ import annotations
 
 from .dialects import Dialect
-from .schema import AnyOf, AnyValue, Arr, Bool, Int, Node, Num, Obj, Str, Tagged
+from .schema import AnyOf, AnyValue, Arr, Bool, Int, MapOf, Node, Num, Obj, Str, Tagged
 
 __all__ = [
     "CLIENT_EVENT_SCHEMAS",
@@ -33,7 +33,8 @@ GA_VOICES = (
 )
 BETA_VOICES = (*GA_VOICES[:-2], "fable", "onyx", "nova")
 
-_META = Obj(open=True, nullable=True)
+#: ``metadata``: up to 16 string pairs, keys ≤ 64 and values ≤ 512 characters.
+_META = MapOf(Str(max_length=512), max_keys=16, key_max_length=64, nullable=True)
 _EVENT_ID = Str(max_length=512)
 
 # --- shared pieces -----------------------------------------------------------------------------

@@ -376,6 +376,10 @@ def _transcription(value: Any) -> dict[str, Any] | None:
 def _modalities(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, list | tuple):
+        raise ValueError(
+            f"modalities={value!r}: use 'audio' (speech with a transcript) or 'text' (text only)"
+        )
     mods = list(value)
     if "audio" in mods:
         return ["audio"]
@@ -438,6 +442,11 @@ def session_update(
     if noise_reduction is not _UNSET:
         audio_in["noise_reduction"] = None if noise_reduction is None else {"type": noise_reduction}
     if tools is not None:
+        if not isinstance(tools, list | tuple) or not all(isinstance(t, Mapping) for t in tools):
+            raise ValueError(
+                f"tools={tools!r:.80}: use a list of function schemas (dicts with 'type': "
+                "'function', 'name' and 'parameters') or, in a session, Python functions"
+            )
         s["tools"] = [dict(t) for t in tools]
     if tool_choice is not None:
         s["tool_choice"] = tool_choice
@@ -446,6 +455,11 @@ def session_update(
     if tracing is not _UNSET:
         s["tracing"] = tracing
     if include is not None:
+        if not isinstance(include, list | tuple):
+            raise ValueError(
+                f"include={include!r}: use a list such as "
+                "['item.input_audio_transcription.logprobs']"
+            )
         s["include"] = list(include)
     audio: dict[str, Any] = {}
     if audio_in:
@@ -469,6 +483,8 @@ def session_update(
 
 
 _FRIENDLY_PARAM = {
+    "session.audio.input.format": "input_audio_format",
+    "session.audio.output.format": "output_audio_format",
     "session.audio.output.voice": "voice",
     "session.audio.output.speed": "speed",
     "session.output_modalities": "modalities",

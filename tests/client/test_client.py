@@ -26,7 +26,7 @@ from rt_jupyter.local.engines.responder import ContextItem, EchoResponder, Reply
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 from rt_jupyter.log import EventLog
-from tests.speech import speech_clip, write_wav16
+from tests.speech import speech_clip, word_accuracy, write_wav16
 
 KEY = "sk-client-tests"
 DIALECTS = ["ga", "beta"]
@@ -184,7 +184,9 @@ async def test_transcription_only_session(service: LocalRealtimeService) -> None
         result = await session.transcribe(audio, 24000)
     assert len(result.segments) == 2
     one, two = result.segments
-    assert "weather" in one.text and "weather" in two.text and "today" in two.text
+    # recognition itself is measured in test_engines; here: each turn is its own segment
+    assert word_accuracy("what is the weather in paris", one.text) >= 0.3, one.text
+    assert word_accuracy("hello there what is the weather like in paris today", two.text) >= 0.5
     assert one.start_ms is not None and one.end_ms is not None and two.start_ms is not None
     assert one.start_ms < one.end_ms < two.start_ms
     assert abs(one.end_ms - first.speech_end_ms) < 100

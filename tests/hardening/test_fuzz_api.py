@@ -86,10 +86,6 @@ ODD = st.sampled_from(
 ANY = JSON | ODD
 
 
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"BUG: {reason}")
-
-
 def raises_naming(
     fn: Callable[[], Any],
     *words: str,
@@ -153,14 +149,6 @@ def test_session_update_errors_name_the_parameter(kwargs: dict[str, Any], words:
     raises_naming(lambda: session_update(**kwargs), *words)
 
 
-@bug(
-    "session_update() iterates 'tools', 'include' and 'modalities' before checking their type "
-    "and does not map the format paths to the argument names: tools=5 -> TypeError \"'int' object "
-    "is not iterable\", tools='abc' -> ValueError 'dictionary update sequence element #0...', "
-    'include=5 / modalities=5 likewise, input_audio_format={} -> "invalid audio.input.format.type"'
-    ". Fix: check that these are lists (of dicts) first and say so naming the argument; add the "
-    "format paths to _FRIENDLY_PARAM."
-)
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
@@ -220,12 +208,6 @@ def test_audio_conversions_random_arguments(
     only_value_or_type_errors(lambda: audio.duration_ms(data, fmt))
 
 
-@bug(
-    "audio.bytes_for_ms checks 'ms >= 0' without checking the type first: bytes_for_ms('10', ...) "
-    "-> TypeError \"'>=' not supported between instances of 'str' and 'int'\", and "
-    "bytes_for_ms(inf, ...) -> OverflowError. Fix: require a finite real number and raise "
-    "ValueError/TypeError naming 'ms'."
-)
 @SETTINGS
 @given(ms=st.floats() | ANY, fmt=st.sampled_from(["pcm16", "g711_ulaw"]))
 @example(ms="10", fmt="pcm16")
@@ -246,12 +228,6 @@ def _wav(tag: int, channels: int, rate: int, block_align: int, bits: int, data: 
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-@bug(
-    "audio.read_wav divides by the sample width taken from the header: a 'fmt ' chunk with "
-    "block_align 0 and bits_per_sample 0 (e.g. IEEE float) -> ZeroDivisionError 'integer modulo "
-    "by zero' in _to_float32. Fix: refuse a zero sample width in _parse_riff ('malformed WAV "
-    "file: 0-bit samples')."
-)
 @SETTINGS
 @given(
     tag=st.sampled_from([1, 3, 6, 7, 0xFFFE, 2]),
@@ -374,12 +350,6 @@ def _positional(x: int, /) -> None:
     """Bad: positional-only."""
 
 
-@bug(
-    'function_tool(fn, name=5) fails inside re.match with TypeError "expected string or '
-    "bytes-like object, got 'int'\" (naming neither 'name' nor what to do), and "
-    "description=5 is accepted silently (the schema then fails on the server). Fix: check that "
-    "name and description are strings, naming them."
-)
 def test_function_tool_checks_name_and_description_types() -> None:
     raises_naming(lambda: function_tool(forecast, name=5), "name")  # type: ignore[arg-type]
     raises_naming(lambda: function_tool(forecast, description=5), "description")  # type: ignore[arg-type]
@@ -396,12 +366,6 @@ def where(place: Place) -> str:
     return place.city
 
 
-@bug(
-    "a dataclass argument missing a required field is passed to the dataclass constructor: "
-    'tool.call(\'{"place": {}}\') raises TypeError "Place.__init__() missing 2 required positional'
-    ' arguments" instead of ToolArgumentError (the model gets a Python error). Fix: check the '
-    "required fields in tools._convert and raise ToolArgumentError naming them."
-)
 def test_tool_call_missing_dataclass_field_is_a_tool_argument_error() -> None:
     tool = function_tool(where)
     raises_naming(
@@ -474,11 +438,6 @@ def test_voicechat_constructor_errors_name_the_setting() -> None:
     )
 
 
-@bug(
-    "VoiceChat(tools=5) runs list(5) before validation: TypeError \"'int' object is not "
-    'iterable". Fix: check that tools is an iterable of functions/schemas in __init__ and raise '
-    "a TypeError naming 'tools'."
-)
 def test_voicechat_tools_must_be_a_list() -> None:
     raises_naming(lambda: VoiceChat(tools=5), "tools")  # type: ignore[arg-type]
 
@@ -497,14 +456,6 @@ def test_eventlog_from_jsonl_skips_a_torn_last_line(tmp_path: Path) -> None:
     assert [r.type for r in again] == ["response.create", "response.created"]
 
 
-@bug(
-    "EventLog.from_jsonl trusts every JSON line: '[1, 2]' -> TypeError 'list indices must be "
-    "integers', '{}' -> KeyError 'dir', an unknown direction -> KeyError, a non-object event -> "
-    "AttributeError, a non-UTF-8 file -> UnicodeDecodeError without the file name, and a file "
-    "of plain text loads as an empty log. Fix: check each row (dict with dir in DIRECTIONS, an "
-    "object event, numeric t/wall) and raise ValueError('<path> line N is not an rt_jupyter "
-    "event log record: ...'); skip only a torn last line."
-)
 @pytest.mark.parametrize(
     "content",
     [
@@ -564,13 +515,6 @@ async def test_connect_refuses_bad_settings(service: LocalRealtimeService) -> No
             raise AssertionError(f"connect({settings_}) was accepted")
 
 
-@bug(
-    "connect(voice=5) (any bad session setting) opens the WebSocket session first and applies "
-    "the settings afterwards: update() raises, the factory never returns the session and never "
-    "closes it, so the connection, its supervisor task and (on OpenAI) a live session stay open "
-    "- one more per failed cell run. Fix: build the payload with session_update(**settings) "
-    "before opening, and close the session if update() fails."
-)
 async def test_refused_connect_closes_its_session(service: LocalRealtimeService) -> None:
     for _ in range(3):
         with pytest.raises(ValueError, match="voice"):
@@ -581,14 +525,6 @@ async def test_refused_connect_closes_its_session(service: LocalRealtimeService)
     )
 
 
-@bug(
-    "connect() takes base_url and api_key on trust: base_url=5 -> AttributeError \"'int' object "
-    "has no attribute 'rstrip'\"; base_url='ftp://host/v1' or 'not a url' -> websockets' "
-    "InvalidURI (neither ValueError nor naming base_url); api_key=5 is sent as 'Bearer 5' and "
-    "comes back as an AuthenticationError. Fix: in connect()/resolve_settings require an "
-    "http(s) URL string for base_url and a str or callable for api_key, raising "
-    "ValueError/TypeError that name them."
-)
 async def test_connect_checks_base_url_and_api_key() -> None:
     cases: list[tuple[Any, ...]] = [
         ({"base_url": 5, "api_key": "sk-x"}, "base_url"),
@@ -627,10 +563,6 @@ async def test_update_refuses_bad_settings(session: RealtimeSession) -> None:
     assert reply.status == "completed"
 
 
-@bug(
-    "RealtimeSession.update(tools=5) -> TypeError \"'int' object is not iterable\" from "
-    "_tool_schemas. Fix: check that tools is a list of functions or schema dicts and say so."
-)
 async def test_update_tools_must_be_a_list(session: RealtimeSession) -> None:
     try:
         await session.update(tools=5)  # type: ignore[arg-type]
@@ -661,16 +593,6 @@ async def test_send_audio_refuses_bad_audio_before_sending(session: RealtimeSess
     assert len(session.log) == before, "a refused send_audio() sent events"
 
 
-@bug(
-    "say(5) (or say('hi', bogus=1)) raises the protocol layer's LocalProtocolError, neither "
-    "ValueError nor TypeError, naming the wire field 'item.content[0].text'; worse, "
-    "RealtimeSession.send records the invalid conversation.item.create in _unacked before "
-    "validating it, so after the next network drop _restore re-sends it, raises "
-    "('restoring the session failed') and the lost response is never asked for again: the next "
-    "say() times out with an empty TimeoutError. Fix: check text is a str in say() (TypeError "
-    "naming 'text'), validate before recording in send(), and map LocalProtocolError to "
-    "ValueError at the API."
-)
 async def test_say_with_bad_text_leaves_the_session_usable(
     service: LocalRealtimeService, session: RealtimeSession
 ) -> None:

@@ -13,8 +13,8 @@ by a probe, an event that always fails with a known ``event_id``, so every answe
 The measured count and rate are printed at the end of the module (and kept in
 ``test-output/fuzz-stats.json``).
 
-Known bugs are tolerated in the bulk fuzzing only where a precise strict-xfail test below pins them
-(``KNOWN_BUG_*``), and the tolerated cases are counted in the stats.
+No bad answer is tolerated: the bugs these suites found are fixed, and each has a precise test
+below.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import random
-import re
 import threading
 import time
 from collections import Counter
@@ -83,20 +82,6 @@ SCHEMA_CODES = frozenset(
     }
 )
 
-# The known bugs (each pinned by a strict xfail below) that the bulk fuzzing tolerates, narrowly.
-KNOWN_BUG_DEEP_JSON = "deeply nested JSON -> server_error (RecursionError), not invalid_json"
-KNOWN_BUG_SURROGATE = "a lone surrogate escape in an echoed string drops the connection"
-KNOWN_BUG_ODD_PCM16 = "odd-length pcm16 audio -> server_error (ValueError) without event_id"
-KNOWN_BUG_METADATA = "response metadata is not checked: any JSON is echoed, breaking Dict[str, str]"
-KNOWN_BUG_INTEGRAL_FLOAT = (
-    "integers sent as 2.0 / -0.0 pass validation as floats: echoed as floats, TypeError on use"
-)
-KNOWN_BUG_RESPONDER = "tools whose JSON-schema parameters are malformed crash the responder"
-KNOWN_BUG_REST_HTML = "malformed form bodies get tornado's HTML 400 page, not a JSON error"
-KNOWN_BUG_PYTHON_WORDS = "error messages name Python exceptions/types (JSONDecodeError, NoneType)"
-
-
-_INTEGRAL_FLOAT = re.compile(r"Input should be a valid integer \[type=int_type, input=-?\d+\.0\]")
 
 # --- bookkeeping ---------------------------------------------------------------------------------
 
@@ -108,7 +93,6 @@ class FuzzStats:
     events: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     categories: Counter[str] = field(default_factory=Counter)
-    known_bugs: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
     def add(self, channel: str, n: int, seconds: float) -> None:
@@ -125,7 +109,6 @@ class FuzzStats:
             "events_per_second": round(total / spent) if spent else 0,
             "categories": dict(self.categories),
             "error_codes": dict(self.errors),
-            "known_bugs_tolerated": dict(self.known_bugs),
         }
 
 
@@ -153,28 +136,16 @@ class ServiceLog(logging.Handler):
         self.records.append(record)
 
     def unexpected(self, since: int = 0) -> list[str]:
-        """Records that no known bug explains (an exception type listed by a KNOWN_BUG_*)."""
-        known = (RecursionError, UnicodeEncodeError)
+        """Log records that are not an expected part of answering bad input."""
         out = []
         for record in self.records[since:]:
             if record.name == "tornado.access" and record.levelno < logging.ERROR:
                 continue  # 4xx answers are logged as warnings: they are what we asked for
             if record.name == "tornado.general" and "Invalid body" in record.getMessage():
-                continue  # tornado's warning for the HTML 400 of KNOWN_BUG_REST_HTML
+                continue  # tornado's warning for a malformed form body (answered with JSON 400)
             exc = record.exc_info[1] if record.exc_info else None
-            if isinstance(exc, known):
-                continue
-            if isinstance(exc, ValueError) and "even number of bytes" in str(exc):
-                continue
             message = record.getMessage()
-            if "could not send an event on the data channel" in message and "surrogates" in (
-                message
-            ):
-                continue
             if "browsers may close the channel" in message:  # a large event: a warning by design
-                continue
-            if message == "the responder failed" and isinstance(exc, AttributeError | TypeError):
-                STATS.known_bugs[KNOWN_BUG_RESPONDER] += 1
                 continue
             out.append(f"{record.name}: {message} {exc!r}")
         return out
@@ -332,9 +303,6 @@ class BatchChecker:
                     break
                 got.append(message)
             else:
-                if outcome.dropped and window and window[-1].kills:
-                    STATS.known_bugs[KNOWN_BUG_SURROGATE] += 1
-                    return
                 bad.append(
                     f"no answer to probe {probe_id} (dropped: {outcome.dropped}); window "
                     f"{[(u.category, str(u.frame)[:300]) for u in window]}"
@@ -390,13 +358,6 @@ class BatchChecker:
         try:
             validate_server_event(message, self.dialect)
         except AssertionError as exc:
-            problems = str(exc).splitlines()[1:]
-            if problems and all(".response.metadata" in line for line in problems):
-                STATS.known_bugs[KNOWN_BUG_METADATA] += 1
-                return
-            if problems and all(_INTEGRAL_FLOAT.search(line) for line in problems):
-                STATS.known_bugs[KNOWN_BUG_INTEGRAL_FLOAT] += 1
-                return
             bad.append(f"non-conformant server event: {exc}"[:2000])
 
     def _check_error(self, unit: Unit, error: dict[str, Any], bad: list[str]) -> None:
@@ -407,17 +368,8 @@ class BatchChecker:
         if leaks:
             bad.append(f"internals in an error message: {leaks} in {message[:300]!r}")
         if python_words(message):
-            STATS.known_bugs[KNOWN_BUG_PYTHON_WORDS] += 1
+            bad.append(f"Python words in an error message: {message[:300]!r}")
         if error.get("type") == "server_error" or code == "server_error":
-            if unit.deep and "RecursionError" in message:
-                STATS.known_bugs[KNOWN_BUG_DEEP_JSON] += 1
-                return
-            if unit.kind in self.probe_kinds and "(ValueError)" in message:
-                STATS.known_bugs[KNOWN_BUG_ODD_PCM16] += 1
-                return
-            if unit.integral and "(TypeError)" in message:
-                STATS.known_bugs[KNOWN_BUG_INTEGRAL_FLOAT] += 1
-                return
             bad.append(
                 f"server_error for a {unit.category} event {str(unit.frame)[:200]!r}: {error}"
             )
@@ -428,9 +380,6 @@ class BatchChecker:
             bad.append(f"a valid event was refused: {error} for {str(unit.frame)[:300]!r}")
 
     def _accepted(self, unit: Unit, expected: Counter[str], bad: list[str]) -> None:
-        if unit.kills:  # over WebRTC the answer is dropped (logged) instead of the connection
-            STATS.known_bugs[KNOWN_BUG_SURROGATE] += 1
-            return
         if unit.kind is None or unit.kind not in NORMAL_REPLY:
             bad.append(
                 f"no error for a {unit.category} frame that is not a client event: "
@@ -494,14 +443,11 @@ def _exchange(
 
 def _decode(raw: str, outcome: Outcome) -> dict[str, Any]:
     """A server message; JSON nested deeper than this (deep) stack can parse is recorded as
-    such (only echoed response metadata can be that deep: KNOWN_BUG_METADATA)."""
+    such (a violation)."""
     try:
         message: dict[str, Any] = json.loads(raw)
     except RecursionError:
         kind = raw[9 : raw.index('"', 9)] if raw.startswith('{"type":"') else "?"
-        if kind in ("response.created", "response.done"):
-            STATS.known_bugs[KNOWN_BUG_METADATA] += 1
-            return {"type": kind, "unparsed": True}
         outcome.violations.append(f"an answer nested too deep to parse: {raw[:200]!r}")
         return {"type": kind, "unparsed": True}
     return message
@@ -784,8 +730,7 @@ def test_fuzz_websocket_with_speech_engines(
 ) -> None:
     """Fewer events, on a service whose VAD hears the appended audio, recognizes committed turns
     and speaks its answers (no 1 MB strings here: see test_long_reply_does_not_freeze_service).
-    Audio appends and commits get a window of their own (KNOWN_BUG_ODD_PCM16 answers them with
-    an error that has no event_id)."""
+    Audio appends and commits get a window of their own."""
     service, log = engines_service
     mark = len(log.records)
     other = "beta" if dialect == "ga" else "ga"
@@ -1028,13 +973,6 @@ def test_fuzz_rest_endpoints(text_service: tuple[LocalRealtimeService, ServiceLo
             if key:
                 headers["Authorization"] = f"Bearer {key}"
             response = http.post(service.base_url + path, content=body, headers=headers)
-            if (
-                response.status_code == 400
-                and response.content.startswith(b"<html>")
-                and ctype.startswith(("multipart/", "application/x-www-form-urlencoded"))
-            ):
-                STATS.known_bugs[KNOWN_BUG_REST_HTML] += 1
-                return
             assert_json_error(response.status_code, response.content, f"POST {path}")
             STATS.add("rest", 1, response.elapsed.total_seconds())
 
@@ -1169,15 +1107,6 @@ def errors_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["error"] for m in messages if m.get("type") == "error"]
 
 
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"BUG: {reason}")
-
-
-@bug(
-    "json.loads raises RecursionError on deeply nested JSON; LocalSession.receive reports it as "
-    "server_error '(RecursionError)' and logs a traceback. Fix: catch RecursionError in "
-    "protocol.events.parse and raise ProtocolError(code='invalid_json')."
-)
 def test_deeply_nested_json_is_invalid_json(
     text_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1188,14 +1117,6 @@ def test_deeply_nested_json_is_invalid_json(
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_json"), error
 
 
-@bug(
-    "a client string with a lone surrogate escape ('\\ud800' is valid JSON) is echoed in an "
-    "answer (error message, session.updated); tornado's write_message cannot encode it "
-    "(UnicodeEncodeError, uncaught) and the connection is aborted with 1006 (over WebRTC the "
-    "answer is silently dropped). Fix: refuse such strings in protocol.events.parse with "
-    "invalid_json (or serialize with ensure_ascii=True), and never let an encoding error escape "
-    "the transports."
-)
 def test_lone_surrogate_is_refused_and_connection_survives(
     text_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1215,33 +1136,33 @@ def test_lone_surrogate_is_refused_and_connection_survives(
     assert [e["event_id"] for e in errors_of(messages)] == ["s1", "s2"]
 
 
-@bug(
-    "input_audio_buffer.append with an odd number of pcm16 bytes is accepted, then the VAD's "
-    "decode_audio raises ValueError: the client gets server_error '(ValueError)' without its "
-    "event_id, and the next commit emits committed + item events followed by another "
-    "server_error. Fix: in RealtimeConnection._server_handle refuse appends whose byte count "
-    "is not a whole number of samples (invalid_value, param 'audio')."
-)
-def test_odd_length_pcm16_append_is_a_client_error(
+def test_odd_length_pcm16_appends_join_across_events(
     engines_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
+    """A pcm16 sample split across two appends (a client chunking a byte stream) is joined:
+    no error, and the committed audio holds both halves (the choice over refusing odd appends:
+    no audio is lost and stream chunkers just work)."""
     service, _ = engines_service
-    audio = base64.b64encode(b"\x01" * 4801).decode()
-    messages, _ = exchange(
+    first = base64.b64encode(b"\x01" * 4801).decode()
+    second = base64.b64encode(b"\x01" * 4799).decode()
+    messages, open_ = exchange(
         service,
-        [json.dumps({"type": "input_audio_buffer.append", "event_id": "odd", "audio": audio})],
+        [
+            json.dumps(
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+                }
+            ),
+            json.dumps({"type": "input_audio_buffer.append", "event_id": "odd", "audio": first}),
+            json.dumps({"type": "input_audio_buffer.append", "event_id": "even", "audio": second}),
+            json.dumps({"type": "input_audio_buffer.commit", "event_id": "c"}),
+        ],
     )
-    errors = errors_of(messages)
-    assert [e["code"] for e in errors] == ["invalid_value"], errors
-    assert errors[0]["event_id"] == "odd" and errors[0]["param"] == "audio"
+    assert open_ and errors_of(messages) == [], errors_of(messages)
+    assert any(m["type"] == "input_audio_buffer.committed" for m in messages)
 
 
-@bug(
-    "schema.Int accepts integral floats (2.0, -0.0) but the value stays a float: it is echoed "
-    "as a float (session.updated breaks the official integer type) and used as a list index "
-    "(conversation.item.truncate content_index 0.0 -> TypeError -> server_error without "
-    "event_id). Fix: normalize integral floats to int when validating (or refuse them)."
-)
 def test_integral_floats_become_integers(
     text_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1281,12 +1202,6 @@ def test_integral_floats_become_integers(
     assert [(e["code"], e["event_id"]) for e in errors] == [("invalid_value", "t1")], errors
 
 
-@bug(
-    "response.create accepts any JSON as metadata (numbers, nested objects, 900 levels deep) and "
-    "echoes it in response.created/done, which then break the official type (Dict[str, str], at "
-    "most 16 pairs; values up to 512 characters). Fix: validate metadata in "
-    "protocol.schemas (_META) as a map of strings."
-)
 def test_response_metadata_must_be_strings(
     text_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1303,13 +1218,6 @@ def test_response_metadata_must_be_strings(
     ], errors
 
 
-@bug(
-    "a function tool whose 'parameters' is not a JSON schema object ({'properties': 'oops'}) is "
-    "accepted; when the model calls it, EchoResponder's fill_arguments calls .items() on a "
-    "string: the response fails with responder_error '(AttributeError)' and a traceback is "
-    "logged. Fix: validate 'parameters' as a JSON schema object in protocol.schemas "
-    "(_FUNCTION_TOOL) and make fill_arguments tolerate odd schemas."
-)
 def test_malformed_tool_parameters_do_not_break_responses(
     text_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1351,13 +1259,6 @@ def test_malformed_tool_parameters_do_not_break_responses(
     assert event["response"]["status"] == "completed", event["response"]["status_details"]
 
 
-@bug(
-    "protocol error messages use Python's words: 'We could not parse the JSON body of your "
-    "request. (JSONDecodeError: Expecting value...)', 'expected a JSON object, got NoneType', "
-    "\"Invalid type for 'type': expected a string, but got int instead\". Fix: in "
-    "protocol.events.parse drop the exception class name and use schema.describe_type() for "
-    "JSON types ('null', 'an integer')."
-)
 def test_error_messages_use_the_api_words(
     text_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1367,13 +1268,6 @@ def test_error_messages_use_the_api_words(
     assert len(found) == 3 and not any(found.values()), found
 
 
-@bug(
-    "speech synthesis runs on the service's event loop (LocalSession._speak calls the voice "
-    "engine synchronously between asyncio.sleep(0)s), and EchoResponder repeats the whole user "
-    "text whatever its length: a 4,000-word message freezes every session, /health and new "
-    "connections for seconds (a 1 MB one for minutes). Fix: synthesize in the executor, and cap "
-    "replies at max_output_tokens (4096 tokens when 'inf', as the API does)."
-)
 def test_long_reply_does_not_freeze_service(
     engines_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1400,12 +1294,6 @@ def test_long_reply_does_not_freeze_service(
     assert worst < 0.5, f"/health took {worst:.2f} s while a reply was being spoken"
 
 
-@bug(
-    "the local service's REST handlers keep tornado's default write_error: a malformed "
-    "multipart or form body gets an HTML '400: Bad Request' page instead of an OpenAI-style "
-    "JSON error. Fix: override write_error in handlers._Base (and RealtimeHandler) to emit "
-    "{'error': {'message', 'type', 'param', 'code'}}."
-)
 def test_rest_errors_are_always_json(
     text_service: tuple[LocalRealtimeService, ServiceLog],
 ) -> None:
@@ -1419,12 +1307,6 @@ def test_rest_errors_are_always_json(
     assert_json_error(response.status_code, response.content, "multipart without a boundary")
 
 
-@bug(
-    "POST rt-jupyter/session with a body that is not UTF-8 answers 500: jupyter_server's "
-    "get_json_body() decodes before its try block, the UnicodeDecodeError reaches "
-    "SessionHandler's catch-all. Fix: decode the body in SessionHandler (or catch ValueError "
-    "around get_json_body) and answer 400 invalid_json."
-)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_mint_endpoint_non_utf8_body_is_a_client_error(run: Any, jp_fetch: Any) -> None:
     status, answer = _post(run, jp_fetch, b"\xff\xfe{}")

@@ -47,10 +47,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 UP = {"base_url": "upstream", "api_key": SECRET_KEY}
 
 
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"BUG: {reason}")
-
-
 # --- helpers: the Jupyter server as a browser sees it ---------------------------------------------
 
 
@@ -321,14 +317,6 @@ async def test_client_log_reprs_and_errors_hold_no_key(
     assert not leaked(str(refused.value)) and not leaked(repr(refused.value))
 
 
-@bug(
-    "the kernel client quotes the upstream's error body verbatim: RealtimeSession._connect_once "
-    "builds AuthenticationError/ConnectionLostError from _error_message(body), and reconnect "
-    "reasons go to the event log (rt.reconnect notes, JSONL). An OpenAI-compatible server that "
-    "echoes the key (as proxies do) puts it in exception messages - and so in saved notebook "
-    "tracebacks. The server extension scrubs the same path (jupyter.mint.scrub). Fix: pass "
-    "upstream messages through mint.scrub(detail, [key]) in client.session."
-)
 @pytest.mark.parametrize("behaviour", ["s401", "s500"])
 async def test_client_scrubs_upstream_error_messages(echoing_upstream: str, behaviour: str) -> None:
     try:
@@ -424,15 +412,6 @@ def test_mounted_service_refuses_other_origins_and_standard_keys(
     assert secrets.code == 401 and not leaked(secrets.body)
 
 
-@bug(
-    "the mounted local service lets an ephemeral key mint more keys: POST "
-    "rt-jupyter/local/v1/realtime/client_secrets (and /sessions) with 'Bearer ek_…' answers 200 "
-    "with a new key of up to 7200 s for any model - a leaked 10-minute key becomes permanent "
-    "access, bypassing mint_rate_limit, allowed_models and ephemeral_ttl. (OpenAI only mints "
-    "with a standard key.) Fix: ClientSecretsHandler/BetaSessionsHandler must require a standard "
-    "key (authenticate(allow_standard=True) and refuse principal.ephemeral), i.e. answer 401/403 "
-    "on the mounted service, whose only minting path is rt-jupyter/session."
-)
 @pytest.mark.parametrize(
     "jp_server_config", [{"ephemeral_ttl": 10, "allowed_models": ["gpt-realtime"]}], indirect=True
 )
@@ -626,11 +605,6 @@ def test_cli_listens_on_loopback_only(
     assert refused.status_code == 401 and not leaked(refused.text), refused.text
 
 
-@bug(
-    "'rt-jupyter serve --key sk-…' prints the accepted keys verbatim on its console ('keys  "
-    "sk-…'), so the standard key ends up in terminal scrollback, CI logs and screenshots. Fix: "
-    "print them masked (keys.mask_key) or only their count."
-)
 def test_cli_output_holds_no_key(cli_service: tuple[subprocess.Popen[str], int, list[str]]) -> None:
     _, _, lines = cli_service
     assert not leaked("".join(lines)), "".join(lines)
@@ -822,14 +796,6 @@ def test_browser_storage_dom_and_saved_notebook_hold_no_key(
         lab.stop()
 
 
-@bug(
-    "calls are not tied to their owner: POST /v1/realtime/calls/{id}/hangup and the sideband "
-    "WebSocket (?call_id=) accept any valid key - another user's key (on the mounted service: any "
-    "Jupyter user's ephemeral key) that learns a call id can hang the call up, or attach and "
-    "read/inject its events (transcripts). Call ids are 128-bit random, so the id must leak "
-    "first (logs, Location headers). Fix: in CallControlHandler.post and RealtimeHandler.get "
-    "require principal.owner == call.principal.owner, answering 404 like an unknown id."
-)
 async def test_calls_belong_to_their_owner() -> None:
     from tests.local.test_webrtc import client, mint_ek
 

@@ -145,8 +145,15 @@ def fill_arguments(schema: Mapping[str, Any], text: str, tool_name: str = "") ->
     words = _words(text)
     used = set(_tool_words(tool_name))
     numbers = _numbers(words)
-    props = schema.get("properties") or {}
-    required = list(schema.get("required") or props.keys())
+    props = schema.get("properties") if isinstance(schema, Mapping) else None
+    if not isinstance(props, Mapping):
+        return {}  # a schema without properties (or a malformed one): no arguments to fill
+    required_value = schema.get("required")
+    required = (
+        [str(r) for r in required_value]
+        if isinstance(required_value, list)
+        else [str(k) for k in props]
+    )
     args: dict[str, Any] = {}
     for pname, pschema in props.items():
         ptype = pschema.get("type") if isinstance(pschema, Mapping) else None
@@ -177,6 +184,17 @@ def fill_arguments(schema: Mapping[str, Any], text: str, tool_name: str = "") ->
         if value is not None and (value != "" or pname in required):
             args[pname] = value
     return args
+
+
+#: The echo repeats at most this many words (a model's answer is bounded too).
+ECHO_MAX_WORDS = 60
+
+
+def _brief(text: str) -> str:
+    words = text.split()
+    if len(words) <= ECHO_MAX_WORDS:
+        return text
+    return " ".join(words[:ECHO_MAX_WORDS]) + " …"
 
 
 _CODE_TEMPLATE = """```python
@@ -240,10 +258,10 @@ class EchoResponder:
         lowered = instructions.lower()
         language = next((lang for lang in _LANGUAGES if lang in lowered), None)
         if "translat" in lowered and language:
-            return Reply(text=f"In {language.capitalize()}: {heard}.")
+            return Reply(text=f"In {language.capitalize()}: {_brief(heard)}.")
         if any(w in words for w in _CODE_WORDS):
-            return Reply(text=f"Here is code for: {heard}.\n\n{_code_for(heard)}")
-        return Reply(text=f"You said: {heard}.")
+            return Reply(text=f"Here is code for: {_brief(heard)}.\n\n{_code_for(heard)}")
+        return Reply(text=f"You said: {_brief(heard)}.")
 
 
 class ChatCompletionsResponder:
