@@ -123,6 +123,23 @@ def _rest_error(
     )
 
 
+def _cors_headers(handler: tornado.web.RequestHandler, state: ServiceState) -> None:
+    """Let pages of any origin call the REST routes with an API key (as OpenAI does)."""
+    if state.cors:
+        origin = handler.request.headers.get("Origin", "*")
+        handler.set_header("Access-Control-Allow-Origin", origin)
+        handler.set_header(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, OpenAI-Beta, OpenAI-Organization, OpenAI-Project, "
+            "OpenAI-Safety-Identifier, X-Stainless-Lang, X-Stainless-Package-Version, "
+            "X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, "
+            "X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Read-Timeout",
+        )
+        handler.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        handler.set_header("Access-Control-Expose-Headers", "Location")
+        handler.set_header("Vary", "Origin")
+
+
 class _Base(tornado.web.RequestHandler):
     state: ServiceState
 
@@ -130,18 +147,7 @@ class _Base(tornado.web.RequestHandler):
         self.state = state
 
     def prepare(self) -> None:
-        if self.state.cors:
-            self.set_header("Access-Control-Allow-Origin", self.request.headers.get("Origin", "*"))
-            self.set_header(
-                "Access-Control-Allow-Headers",
-                "Authorization, Content-Type, OpenAI-Beta, OpenAI-Organization, OpenAI-Project, "
-                "OpenAI-Safety-Identifier, X-Stainless-Lang, X-Stainless-Package-Version, "
-                "X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, "
-                "X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Read-Timeout",
-            )
-            self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-            self.set_header("Access-Control-Expose-Headers", "Location")
-            self.set_header("Vary", "Origin")
+        _cors_headers(self, self.state)
 
     def check_xsrf_cookie(self) -> None:  # API keys, not cookies, authenticate these routes
         return None
@@ -480,6 +486,15 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
 
     def check_origin(self, origin: str) -> bool:
         return self.state.cors or super().check_origin(origin)
+
+    def prepare(self) -> None:
+        if self.request.method != "GET":  # the beta SDP POST and its preflight, not upgrades
+            _cors_headers(self, self.state)
+
+    def options(self, *args: Any) -> None:
+        """CORS preflight of the beta WebRTC ``POST /v1/realtime?model=`` from a web page."""
+        self.set_status(204)
+        self.finish()
 
     def check_xsrf_cookie(self) -> None:
         return None
