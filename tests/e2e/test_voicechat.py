@@ -285,3 +285,49 @@ def test_no_standard_key_in_notebook_or_comm(
         context.close()
         lab.stop()
         upstream.stop_thread()
+
+
+def test_beta_dialect_voice_turn(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> None:
+    """``c.RealtimeExtension.dialect = "beta"`` with the local service mounted: the widget mints
+    through the beta ``sessions`` route, posts its SDP to ``/v1/realtime?model=``, receives beta
+    events (``conversation.item.created``, ``response.audio_transcript.delta``...) and the kernel
+    sees them under the same normalized kinds, with the tool run as in GA."""
+    lab = start_lab(
+        tmp_path_factory.mktemp("lab-beta"),
+        notebooks={"beta.ipynb": notebook(WEATHER_CELL)},
+        extension_config={"dialect": "beta"},
+    )
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        page = open_notebook(context, lab, "beta.ipynb")
+        kernel_id = lab.wait_for_kernel()
+        run_all_cells(page)
+        connect(page)
+        kc = lab.kernel_client(kernel_id)
+        run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
+        report = kernel_json(kc, REPORT)
+        assert report["dialect"] == "beta" and report["upstream"] == "local"
+        assert report["status"] == "connected" and report["error"] == ""
+        assert report["calls"][0] == "paris"
+        incoming = [r for r in report["rows"] if r["dir"] == "in"]
+        types = {r["event"].get("type") for r in incoming}
+        kinds = {r["kind"] for r in incoming}
+        # the wire speaks beta ...
+        assert "conversation.item.created" in types and "conversation.item.added" not in types
+        assert "response.audio_transcript.delta" in types
+        ga_only = ("response.output_text.", "response.output_audio.", "response.output_audio_tr")
+        assert not {t for t in types if str(t).startswith(ga_only)}
+        # ... and the kernel's vocabulary is the GA one, whatever the dialect
+        assert {"conversation.item.added", "response.output_audio_transcript.delta"} <= kinds
+        spoken = next(
+            r["event"]["transcript"]
+            for r in incoming
+            if r["kind"] == "conversation.item.input_audio_transcription.completed"
+        )
+        assert "weather" in spoken and "paris" in spoken
+        assert any(FOLLOW_UP in e["text"] for e in report["transcript"] if e["role"] == "assistant")
+        page.click(".rtj-hangup")
+        page.wait_for_selector(".rtj[data-status=closed]")
+    finally:
+        context.close()
+        lab.stop()
