@@ -304,6 +304,32 @@ def test_frame_to_mono_handles_stereo_s16() -> None:
     assert np.allclose(samples, 0.25)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "layout", "dtype", "full_scale", "zero"),
+    [
+        ("s16", "mono", np.int16, 32768.0, 0.0),
+        ("s16p", "stereo", np.int16, 32768.0, 0.0),
+        ("s32", "stereo", np.int32, 2.0**31, 0.0),
+        ("fltp", "stereo", np.float32, 1.0, 0.0),
+        ("u8", "mono", np.uint8, 128.0, 128.0),
+    ],
+)
+def test_frame_to_mono_averages_channels_of_every_format(
+    fmt: str, layout: str, dtype: Any, full_scale: float, zero: float
+) -> None:
+    channels = 2 if layout == "stereo" else 1
+    rng = np.random.default_rng(7)
+    raw = rng.uniform(-0.9, 0.9, (channels, FRAME)) * full_scale + zero
+    planar = fmt.endswith("p")
+    array = (raw if planar else raw.T.reshape(1, -1)).astype(dtype)
+    frame = av.AudioFrame.from_ndarray(array, format=fmt, layout=layout)
+    frame.sample_rate = RATE
+    samples, rate = frame_to_mono(frame)
+    expected = ((raw.astype(dtype).astype(np.float64) - zero) / full_scale).mean(axis=0)
+    assert rate == RATE and samples.dtype == np.float32 and samples.shape == (FRAME,)
+    assert np.allclose(samples, expected, atol=1e-6)
+
+
 def test_oversized_retrieved_item_drops_its_audio() -> None:
     event = {
         "type": "conversation.item.retrieved",
