@@ -414,6 +414,45 @@ def test_transcript_and_relay_bookkeeping(chat: VoiceChat) -> None:
     assert len(chat.conversation) == 0
 
 
+def _batch(chat: VoiceChat, seq: int, *events: dict[str, Any]) -> None:
+    now = time.time() * 1000
+    entries = [["in", now, json.dumps(e)] for e in events]
+    chat._on_custom_msg(chat, {"type": "events", "seq": seq, "events": entries}, [])
+
+
+def _limits(n: int) -> dict[str, Any]:
+    return {"type": "rate_limits.updated", "event_id": f"e{n}", "rate_limits": []}
+
+
+def test_relayed_batches_out_of_order_are_put_back_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ipykernel 7 can hand two comm messages over out of order: a batch that comes early waits
+    for the ones before it; one still missing after RELAY_HOLD_S is noted as a gap."""
+    from rt_jupyter.jupyter import widget
+
+    monkeypatch.setattr(widget, "RELAY_HOLD_S", 0.05)
+
+    async def scenario() -> tuple[list[Any], list[Any], int]:
+        chat = VoiceChat()
+        Front(chat).start_call()  # batches 0 and 1
+        _batch(chat, 3, _limits(3))
+        _batch(chat, 4, _limits(4))
+        held = [r.event.get("event_id") for r in chat.log if r.kind == "rate_limits.updated"]
+        _batch(chat, 2, _limits(2))
+        in_order = [r.event.get("event_id") for r in chat.log if r.kind == "rate_limits.updated"]
+        _batch(chat, 6, _limits(6))  # 5 never comes
+        await asyncio.sleep(0.2)
+        gaps = chat.log.count("rt.relay_gap")
+        after = [r.event.get("event_id") for r in chat.log if r.kind == "rate_limits.updated"]
+        chat.close()
+        assert after == [*in_order, "e6"]
+        return held, in_order, gaps
+
+    held, in_order, gaps = asyncio.run(scenario())
+    assert held == [] and in_order == ["e2", "e3", "e4"] and gaps == 1
+
+
 def test_kernel_mint_upstream(monkeypatch: pytest.MonkeyPatch, upstream: Any) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", upstream.base_url)
