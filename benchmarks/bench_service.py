@@ -224,9 +224,11 @@ async def _end_of_turn(ws_url: str, trials: int) -> list[float]:
         },
     )
     chunk = RATE * 2 * CHUNK_MS // 1000
-    lead = bytes(RATE * 2 // 2)
     tail = bytes(RATE * 2 * 2)
-    for _ in range(trials):
+    for trial in range(trials):
+        # where the speech ends inside a 32 ms VAD frame decides up to one frame of the delay:
+        # the lead silence (500 ms + trial/trials of a frame) spreads the trials over the phases
+        lead = bytes(2 * ((RATE // 2) + (trial * RATE * 32 // 1000) // trials))
         audio = lead + speech
         t0 = time.perf_counter()
         done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -333,7 +335,7 @@ async def _run(ws_url: str, quick: bool) -> list[Result]:
             notes="load generator in another process on the same 2 cores; " + "; ".join(notes),
         )
     )
-    eot = await _end_of_turn(ws_url, 3 if quick else 8)
+    eot = await _end_of_turn(ws_url, 4 if quick else 16)
     med = statistics.median(eot)
     results.append(
         Result(
