@@ -54,7 +54,7 @@ class ServiceState:
     sessions: set[LocalSession] = field(default_factory=set)
     calls: dict[str, Any] = field(default_factory=dict)
     executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="rtj-asr")
+        default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="rtj-engines")
     )
     faults: Faults | None = None
     on_session: Callable[[LocalSession], None] | None = None

@@ -7,8 +7,12 @@ client hangs up after :data:`SESSION_S` and calls again, so what a session holds
 conversation, with the audio of every turn) is released and only a leak can make memory grow.
 Asserted as well: the streams keep real time (:func:`tests.load.stream_failures`: no errors,
 every turn detected, probe round trips, WebRTC audio at 50 frames/s) and no answer backlog.
-The service's RSS is sampled every 10 s; a line fitted over the second half (after warm-up:
-allocator pools, the recogniser's caches) must be flat.
+The service's RSS is sampled every 10 s; a line fitted over the last third must be flat. The
+first minutes are warm-up: at 20 + 2 clients the RSS rises from ~100 MiB to a plateau of ~280 MiB
+reached after ~400 s, then stays within 1 MiB (measured 2026-12-05, 10-minute soak). That rise is
+not held Python objects (closed sessions and calls are freed; tracemalloc's heap growth is the
+live sessions' conversation audio) and not glibc arenas (``MALLOC_ARENA_MAX=2`` changes nothing);
+a leak would keep the line rising through the last third.
 
 ``RTJ_SOAK_SECONDS`` sets the duration (default 600), ``RTJ_SOAK_WS`` / ``RTJ_SOAK_WEBRTC`` the
 clients (default 20 / 2).
@@ -35,7 +39,7 @@ SESSION_S = 60.0
 #: (~0.25x real time, one process) keeps up: about 0.7 questions a second for 22 clients.
 PAUSE_S = 25.0
 SAMPLE_EVERY_S = 10.0
-#: RSS slope bound over the second half. 1 MiB/min is 1.4 GiB a day: a leak anyone would hit;
+#: RSS slope bound over the last third. 1 MiB/min is 1.4 GiB a day: a leak anyone would hit;
 #: the noise of a flat process (allocator, GC) fits well under it over five minutes.
 SLOPE_MIB_PER_MIN = 1.0
 
@@ -44,12 +48,12 @@ SLOPE_MIB_PER_MIN = 1.0
 @pytest.mark.timeout(SECONDS + 300)
 def test_soak_memory_stays_flat(tmp_path: Path) -> None:
     service = ServiceProcess(tmp_path)
-    samples: list[tuple[float, int, int]] = []  # (elapsed s, service RSS, worker RSS)
+    samples: list[tuple[float, int, int, int]] = []  # (s, service RSS, worker RSS, threads)
 
     def sample(elapsed: float) -> None:
         procs = service.processes()
         workers = sum(p.memory_info().rss for p in procs[1:])
-        samples.append((elapsed, procs[0].memory_info().rss, workers))
+        samples.append((elapsed, procs[0].memory_info().rss, workers, procs[0].num_threads()))
 
     try:
         report = asyncio.run(
@@ -70,9 +74,9 @@ def test_soak_memory_stays_flat(tmp_path: Path) -> None:
     t = np.array([s[0] for s in samples])
     rss = np.array([s[1] for s in samples]) / 2**20
     workers = np.array([s[2] for s in samples]) / 2**20
-    half = t >= t[-1] / 2
-    slope = float(np.polyfit(t[half] / 60, rss[half], 1)[0])  # MiB per minute
-    worker_slope = float(np.polyfit(t[half] / 60, workers[half], 1)[0])
+    last = t >= t[-1] * 2 / 3
+    slope = float(np.polyfit(t[last] / 60, rss[last], 1)[0])  # MiB per minute
+    worker_slope = float(np.polyfit(t[last] / 60, workers[last], 1)[0])
     summary = report.summary()
     result = {
         "seconds": SECONDS,
@@ -80,6 +84,7 @@ def test_soak_memory_stays_flat(tmp_path: Path) -> None:
         "sessions": sum(c.sessions for c in report.clients),
         "rss_mib": [round(float(x), 1) for x in rss],
         "worker_rss_mib": [round(float(x), 1) for x in workers],
+        "service_threads": [s[3] for s in samples],
         "slope_mib_per_min": round(slope, 3),
         "worker_slope_mib_per_min": round(worker_slope, 3),
         **summary,
