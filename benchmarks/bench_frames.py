@@ -53,17 +53,9 @@ def _big_log(recorded: list[tuple[str, float, str]], n: int) -> Any:
 
     from rt_jupyter.log import EventLog
 
-    ids = sorted(
-        set(
-            re.findall(
-                r'"((?:item|resp|event|call|evt)_[A-Za-z0-9]+)"',
-                "".join(text for _, _, text in recorded),
-            )
-        ),
-        key=len,
-        reverse=True,
-    )
-    pattern = re.compile("|".join(re.escape(i) for i in ids)) if ids else None
+    wire = "".join(text for _, _, text in recorded)
+    ids = set(re.findall(r'"((?:item|resp|event|call|evt|sess)_[A-Za-z0-9]{8,})"', wire))
+    pattern = re.compile("|".join(f'"{re.escape(i)}"' for i in ids)) if ids else None
     span = recorded[-1][1] + 1.0
     log = EventLog()
     copy = 0
@@ -73,7 +65,7 @@ def _big_log(recorded: list[tuple[str, float, str]], n: int) -> Any:
             if len(log) >= n:
                 break
             if pattern is not None:
-                text = pattern.sub(lambda m: m.group(0) + suffix, text)  # noqa: B023
+                text = pattern.sub(lambda m: m.group(0)[:-1] + suffix + '"', text)  # noqa: B023
             log.add(direction, json.loads(text), text=text, t=copy * span + t)
         copy += 1
     return log

@@ -14,11 +14,13 @@ Only the events a frame needs are decoded, so a million-event log builds in seco
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from .log import paused_gc
 from .protocol import Conversation, Item
 
 if TYPE_CHECKING:
@@ -58,6 +60,21 @@ PRICES: dict[str, dict[str, float]] = {
 }  # fmt: skip
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+_decode = json.JSONDecoder().raw_decode  # json.loads without its wrapper
+
+
+def _gc_paused(fn: F) -> F:
+    """Build the frame with the cyclic GC paused (see :func:`rt_jupyter.log.paused_gc`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with paused_gc():
+            return fn(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 def code_blocks(items: Conversation | Iterable[Item]) -> list[str]:
     """Fenced code blocks in assistant messages, oldest first."""
     out: list[str] = []
@@ -79,7 +96,7 @@ def _rows(log: EventLog, kinds: set[str]) -> Iterable[tuple[int, float, str, dic
     t0 = log.t[0] if n else 0.0
     for i, code in enumerate(log.kind_codes[:n]):
         if code in codes:
-            yield i, log.t[i] - t0, log.kinds[code], json.loads(log.payloads[i])
+            yield i, log.t[i] - t0, log.kinds[code], _decode(log.payloads[i])[0]
 
 
 def _first_deltas(log: EventLog) -> tuple[dict[str, float], dict[str, float]]:
@@ -111,6 +128,7 @@ def _response_text(response: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+@_gc_paused
 def responses(log: EventLog) -> pd.DataFrame:
     """One row per response: ``response_id``, ``created``/``done`` (s), ``status``, ``reason``,
     ``first_text``/``first_audio`` (s), ``ttft_ms``/``ttfa_ms`` (from created), ``text``,
@@ -196,6 +214,7 @@ _TURN_KINDS = {
 }
 
 
+@_gc_paused
 def turns(log: EventLog) -> pd.DataFrame:
     """One row per user turn (spoken or typed), with the response it got.
 
@@ -332,6 +351,7 @@ def turns(log: EventLog) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+@_gc_paused
 def transcript(log: EventLog) -> pd.DataFrame:
     """Who said what, when: ``t`` (s), ``role`` (``user``/``assistant``), ``text``,
     ``item_id``, ``source`` (``typed``, ``transcription``, ``response``), ``truncated`` (the
@@ -401,6 +421,7 @@ def _price_row(model: str, prices: Mapping[str, Mapping[str, float]]) -> Mapping
     return prices.get(best) or prices.get("gpt-realtime") or {}
 
 
+@_gc_paused
 def usage(
     log: EventLog,
     *,
@@ -468,16 +489,18 @@ def usage(
     return pd.DataFrame(rows, columns=columns)
 
 
+@_gc_paused
 def latency(log: EventLog) -> pd.DataFrame:
     """Latency summary (p50/p90/p99/max in ms) of the turn and response latency columns."""
     import pandas as pd
 
+    by_turn, by_response = turns(log), responses(log)
     frames = {
-        "end of speech → first audio": turns(log)["speech_end_to_first_audio_ms"],
-        "end of speech → response.created": turns(log)["speech_end_to_response_ms"],
-        "request → first audio/text": turns(log)["request_to_first_audio_ms"],
-        "response.created → first text": responses(log)["ttft_ms"],
-        "response.created → first audio": responses(log)["ttfa_ms"],
+        "end of speech → first audio": by_turn["speech_end_to_first_audio_ms"],
+        "end of speech → response.created": by_turn["speech_end_to_response_ms"],
+        "request → first audio/text": by_turn["request_to_first_audio_ms"],
+        "response.created → first text": by_response["ttft_ms"],
+        "response.created → first audio": by_response["ttfa_ms"],
     }
     rows = []
     for name, series in frames.items():

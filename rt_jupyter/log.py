@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import gc
 import json
 import os
 import time
@@ -61,6 +62,22 @@ def _strip_audio(data: Mapping[str, Any]) -> tuple[dict[str, Any] | None, int]:
         if total:
             return {**data, "item": {**item, "content": content}}, total
     return None, 0
+
+
+_DECODER = json.JSONDecoder()
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while decoding many events into new containers
+    (reference counting still frees everything; the collector runs again afterwards)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -233,48 +250,64 @@ class EventLog:
         ``type``, ``kind``, ``event_id``, ``response_id``, ``item_id``, ``call_id``, ``size``,
         ``audio_bytes``, ``error_code``, ``event`` (the decoded event without audio).
         """
+        import numpy as np
         import pandas as pd
 
         n = len(self)  # a snapshot: another thread may be logging meanwhile
-        t0 = self.t[0] if n else 0.0
+        t = np.frombuffer(self.t[:n], dtype=np.float64)
         event_ids: list[Any] = []
         response_ids: list[Any] = []
         item_ids: list[Any] = []
         call_ids: list[Any] = []
         errors: list[Any] = []
         events: list[dict[str, Any]] = []
-        loads = json.loads
-        for payload in self.payloads[:n]:
-            ev = loads(payload)
-            events.append(ev)
-            event_ids.append(ev.get("event_id"))
-            response = ev.get("response")
-            rid = ev.get("response_id") or (
-                response.get("id") if isinstance(response, dict) else None
-            )
-            response_ids.append(rid)
-            item = ev.get("item")
-            iid = ev.get("item_id") or (item.get("id") if isinstance(item, dict) else None)
-            item_ids.append(iid)
-            call_ids.append(ev.get("call_id"))
-            err = ev.get("error")
-            errors.append(err.get("code") if isinstance(err, dict) else None)
-        kinds = self.kinds
+        decode = _DECODER.raw_decode  # json.loads without its wrapper: our payloads are compact
+        with paused_gc():  # a million new dicts would trigger full collections again and again
+            for payload in self.payloads[:n]:
+                ev = decode(payload)[0]
+                events.append(ev)
+                event_ids.append(ev.get("event_id"))
+                response = ev.get("response")
+                rid = ev.get("response_id") or (
+                    response.get("id") if isinstance(response, dict) else None
+                )
+                response_ids.append(rid)
+                item = ev.get("item")
+                iid = ev.get("item_id") or (item.get("id") if isinstance(item, dict) else None)
+                item_ids.append(iid)
+                call_ids.append(ev.get("call_id"))
+                err = ev.get("error")
+                errors.append(err.get("code") if isinstance(err, dict) else None)
+        # (slices are copies: no buffer of the live arrays is exported while others log)
+        # one code per wire type (kind_codes); kinds are their normalized names, possibly shared
+        codes = np.frombuffer(self.kind_codes[:n], dtype=np.uint16).astype(np.int32)
+        types_of_code = [""] * len(self.kinds)
+        for etype, code in self._kind_index.items():
+            types_of_code[code] = etype
+        kind_names = sorted(set(self.kinds))
+        kind_of_code = np.array([kind_names.index(k) for k in self.kinds], dtype=np.int32)
         frame = pd.DataFrame(
             {
-                "t": [x - t0 for x in self.t[:n]],
-                "wall": pd.to_datetime(list(self.wall[:n]), unit="s", utc=True),
-                "direction": pd.Categorical.from_codes(
-                    list(self.direction[:n]), categories=pd.Index(list(DIRECTIONS))
+                "t": t - (t[0] if n else 0.0),
+                "wall": pd.to_datetime(
+                    np.frombuffer(self.wall[:n], dtype=np.float64), unit="s", utc=True
                 ),
-                "type": pd.Series(self.types[:n], dtype="category"),
-                "kind": pd.Series([kinds[c] for c in self.kind_codes[:n]], dtype="category"),
+                "direction": pd.Categorical.from_codes(
+                    np.frombuffer(self.direction[:n], dtype=np.uint8).astype(np.int8),
+                    categories=pd.Index(list(DIRECTIONS)),
+                ),
+                "type": pd.Categorical.from_codes(codes, categories=pd.Index(types_of_code)),
+                "kind": pd.Categorical.from_codes(
+                    kind_of_code[codes] if n else codes, categories=pd.Index(kind_names)
+                ),
                 "event_id": event_ids,
                 "response_id": response_ids,
                 "item_id": item_ids,
                 "call_id": call_ids,
-                "size": list(self.sizes[:n]),
-                "audio_bytes": list(self.audio_sizes[:n]),
+                "size": np.frombuffer(self.sizes[:n], dtype=np.uint32).astype(np.int64),
+                "audio_bytes": np.frombuffer(self.audio_sizes[:n], dtype=np.uint32).astype(
+                    np.int64
+                ),
                 "error_code": errors,
                 "event": events,
             }
