@@ -27,9 +27,11 @@ chromium:
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; \
 	fi
 
-# The main job: JupyterLab on the quickstart notebook (local service when no OPENAI_API_KEY is set).
+# The main job: JupyterLab on the quickstart notebook (local service when no OPENAI_API_KEY is set);
+# as root (containers) it passes --allow-root, which Jupyter otherwise demands.
 lab: $(STAMP) js
-	$(VENV)/bin/jupyter lab --ServerApp.port=$(LAB_PORT) notebooks/quickstart.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.port=$(LAB_PORT) \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/quickstart.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rt_jupyter tests benchmarks
