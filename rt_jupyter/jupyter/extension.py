@@ -177,12 +177,13 @@ class RealtimeExtension(LoggingConfigurable):
         if self.local_state is None or self.engines_status == "ready":
             return
         if self._engines_future is None:
+            from ..local.handlers import load_engines
             from ..local.session import Engines
 
             loop = asyncio.get_running_loop()
             factory = Engines if self.local_engines == "text" else Engines.default
             self.engines_status = "loading"
-            self._engines_future = loop.run_in_executor(None, factory)
+            self._engines_future = loop.run_in_executor(None, load_engines, factory)
         try:
             engines = await asyncio.shield(self._engines_future)
         except Exception as exc:

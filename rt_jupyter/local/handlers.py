@@ -8,6 +8,7 @@ import contextlib
 import email.parser
 import email.policy
 import functools
+import importlib
 import json
 import logging
 import time
@@ -121,6 +122,15 @@ def _rest_error(
             {"error": {"message": message, "type": error_type, "param": param, "code": code}}
         )
     )
+
+
+def load_engines(factory: Callable[[], Engines]) -> Engines:
+    """Build the engines with ``factory`` and import the WebRTC stack (aiortc and PyAV, about
+    250 ms), so that the first call does not wait for it. Blocking: run it in a worker thread."""
+    engines = factory()
+    with contextlib.suppress(ImportError):
+        importlib.import_module(f"{__package__}.webrtc")
+    return engines
 
 
 def _cors_headers(handler: tornado.web.RequestHandler, state: ServiceState) -> None:

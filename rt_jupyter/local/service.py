@@ -23,7 +23,7 @@ import tornado.web
 
 from ..protocol import DEFAULT_MODEL, Dialect
 from .faults import Faults
-from .handlers import ServiceState, make_handlers
+from .handlers import ServiceState, load_engines, make_handlers
 from .keys import KeyStore
 from .session import Engines, LocalSession
 
@@ -118,7 +118,7 @@ class LocalRealtimeService:
         """Bind and serve on the running event loop (loads the engines on first start)."""
         if self._engines is None and self.state.engines.voice is None:
             loop = asyncio.get_running_loop()
-            self.state.engines = await loop.run_in_executor(None, Engines.default)
+            self.state.engines = await loop.run_in_executor(None, load_engines, Engines.default)
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))

@@ -40,3 +40,17 @@ def test_serve_prints_urls_serves_and_stops_on_ctrl_c() -> None:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "stopped" in out
+
+
+def test_loading_the_engines_also_imports_the_webrtc_stack() -> None:
+    """So the first WebRTC call does not wait ~250 ms for aiortc and PyAV to import."""
+    code = (
+        "import sys\n"
+        "from rt_jupyter.local.handlers import load_engines\n"
+        "from rt_jupyter.local.session import Engines\n"
+        "assert 'aiortc' not in sys.modules\n"
+        "engines = load_engines(Engines)\n"
+        "assert isinstance(engines, Engines)\n"
+        "assert 'rt_jupyter.local.webrtc' in sys.modules and 'aiortc' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
