@@ -319,12 +319,13 @@ def test_beta_dialect_voice_turn(tmp_path_factory: pytest.TempPathFactory, chrom
         assert not {t for t in types if str(t).startswith(ga_only)}
         # ... and the kernel's vocabulary is the GA one, whatever the dialect
         assert {"conversation.item.added", "response.output_audio_transcript.delta"} <= kinds
-        spoken = next(
+        # the fake microphone loops the question: a turn may catch only part of it
+        heard = [
             r["event"]["transcript"]
             for r in incoming
             if r["kind"] == "conversation.item.input_audio_transcription.completed"
-        )
-        assert "weather" in spoken and "paris" in spoken
+        ]
+        assert any("weather" in spoken and "paris" in spoken for spoken in heard), heard
         assert any(FOLLOW_UP in e["text"] for e in report["transcript"] if e["role"] == "assistant")
         page.click(".rtj-hangup")
         page.wait_for_selector(".rtj[data-status=closed]")
