@@ -21,6 +21,7 @@ import soxr
 from rt_jupyter.local.engines import EspeakVoice
 
 __all__ = [
+    "QUESTION",
     "SPEECH_LEVEL",
     "SpeechClip",
     "speech_clip",
@@ -30,6 +31,8 @@ __all__ = [
     "write_wav16",
 ]
 
+#: The spoken question most tests use (the local responder calls a weather tool for it).
+QUESTION = "what is the weather in paris"
 _VOICE: EspeakVoice | None = None
 #: Samples quieter than this (-60 dBFS, ~33 LSB of 16-bit PCM) are not speech.
 SPEECH_LEVEL = 1e-3

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from tests.speech import speech_clip, write_wav16
+from tests.speech import QUESTION, speech_clip, word_accuracy, write_wav16
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +81,9 @@ def test_transcribe_cell(ip: Any, tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     wav = write_wav16(tmp_path / "q.wav", clip.samples, 24000)
     frame = ip.run_cell_magic("rt", f"--transcribe {wav}", "weather in european cities\n")
-    assert len(frame) == 1 and "weather" in frame["text"].iloc[0]
+    assert len(frame) == 1 and word_accuracy(QUESTION, frame["text"].iloc[0]) >= 0.3
     assert frame["start_ms"].iloc[0] < frame["end_ms"].iloc[0]
     frame = ip.run_line_magic("rt", f"transcribe {wav}")
-    assert "weather" in frame["text"].iloc[0]
+    assert word_accuracy(QUESTION, frame["text"].iloc[0]) >= 0.3
     ip.run_line_magic("rt", "transcribe missing.wav")
     assert "no such file" in capsys.readouterr().out

@@ -26,7 +26,7 @@ from rt_jupyter.local.engines.responder import ContextItem, EchoResponder, Reply
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 from rt_jupyter.log import EventLog
-from tests.speech import speech_clip, word_accuracy, write_wav16
+from tests.speech import QUESTION, speech_clip, word_accuracy, write_wav16
 
 KEY = "sk-client-tests"
 DIALECTS = ["ga", "beta"]
@@ -94,7 +94,7 @@ async def test_send_audio_wav_with_server_vad(
     async with _connect(service, dialect, input_audio_transcription=True) as session:
         reply = await session.send_audio(str(wav))
         assert reply is not None and reply.status == "completed"
-        assert "weather" in reply.text.lower()
+        assert word_accuracy("you said what is the weather in paris", reply.text) >= 0.3
         assert reply.sample_rate == 24000
         audio = reply.audio
         assert audio.dtype == np.float32 and reply.duration_s > 1.0
@@ -107,7 +107,7 @@ async def test_send_audio_wav_with_server_vad(
             "input_audio_buffer.speech_stopped",
         ]
         user = session.conversation.items[0]
-        assert user.role == "user" and "weather" in user.text
+        assert user.role == "user" and word_accuracy(QUESTION, user.text) >= 0.3, user.text
 
 
 async def test_manual_commit_numpy_and_g711(service: LocalRealtimeService) -> None:
