@@ -83,11 +83,9 @@ class _Service:
             raise RuntimeError("the service did not start")
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        from tests.load import stop_process
+
+        stop_process(self.proc)
 
 
 async def _open(ws_url: str, session: dict[str, Any]) -> Any:

@@ -51,6 +51,7 @@ from rt_jupyter.local.session import Engines
 from rt_jupyter.log import EventLog
 from rt_jupyter.protocol import Conversation
 from tests.client.test_client import _assert_log_has_every_received_event, _server_tap
+from tests.load import stop_process
 
 KEY = "sk-fault-tests"
 REPO = Path(__file__).resolve().parents[2]
@@ -412,13 +413,7 @@ class Serve:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def tapped(tap_dir: Path, pids: Sequence[int]) -> list[list[str]]:

@@ -55,6 +55,7 @@ __all__ = [
     "failures",
     "percentile",
     "run_load",
+    "stop_process",
     "stream_failures",
 ]
 
@@ -165,6 +166,17 @@ def _boost() -> None:
         os.nice(-PRIORITY_BOOST)
 
 
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Stop a child process: SIGTERM (a clean shutdown), SIGKILL if it takes over 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class ServiceProcess:
     """``rt-jupyter serve --port 0 --key KEY`` in a child process (stdout to a file)."""
 
@@ -228,13 +240,7 @@ class ServiceProcess:
         return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 # --- what is measured ---------------------------------------------------------------------------
