@@ -46,6 +46,7 @@ from aiortc.sdp import SessionDescription
 
 from ..protocol import Dialect, ProtocolError, SessionConfig
 from ..protocol.events import ascii_json
+from ._udp import batch_datagram_reads
 from .session import LocalSession, SessionOptions, Transport
 
 if TYPE_CHECKING:
@@ -60,6 +61,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("rt_jupyter.local.webrtc")
+
+# A call's RTP, RTCP and data channel share one UDP socket: read it in batches, or a busy event
+# loop (one datagram per socket per iteration) leaves seconds of packets in the kernel's queue.
+batch_datagram_reads()
 
 Samples = npt.NDArray[np.float32]
 
@@ -237,13 +242,21 @@ class AudioOutputTrack(MediaStreamTrack):
     :meth:`write` queues float32 48 kHz mono samples; :meth:`recv` hands aiortc one 20 ms frame
     per 20 ms of monotonic time (silence when nothing is queued, so RTP keeps flowing), with
     continuous ``pts``.
+
+    Once :meth:`encode_opus` is called (the call negotiated Opus, as every browser does), recv
+    returns Opus packets it encodes itself: aiortc would encode each frame on the default thread
+    pool, and under load that round trip through a busy event loop, not the ~60 µs encode, is
+    what made calls fall below 50 frames/s. Continued silence reuses the encoder's steady
+    silence packet instead of encoding it again. Other codecs (G.711) keep aiortc's encoder.
     """
 
     kind = "audio"
     sample_rate = 48000
     frame_samples = 960  # 20 ms
     #: Behind schedule by more than this, the clock is re-based instead of catching up in a burst.
-    max_lag_s = 0.1
+    #: A loaded event loop wakes the track 100-300 ms late at times: catching up keeps 50 frames/s
+    #: (the peer's jitter buffer absorbs the burst), re-basing would lose that time for good.
+    max_lag_s = 0.5
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
@@ -256,6 +269,9 @@ class AudioOutputTrack(MediaStreamTrack):
         self._pts = 0
         self._time_base = fractions.Fraction(1, self.sample_rate)
         self._silence = np.zeros(self.frame_samples, dtype=np.int16)
+        self._opus: Any = None
+        self._silent_payload: bytes | None = None  # the last silent frame's packet
+        self._steady_silence: bytes | None = None  # repeated as long as silence lasts
         #: Monotonic time of the first frame with audio after each :meth:`reset_item`.
         self.first_audio_at: float | None = None
         self.frames_sent = 0
@@ -292,6 +308,17 @@ class AudioOutputTrack(MediaStreamTrack):
         self._item_played = 0
         self.first_audio_at = None
 
+    def encode_opus(self, bit_rate: int = 64000) -> None:
+        """Hand aiortc Opus packets (mono, ``bit_rate`` bit/s) instead of frames to encode."""
+        codec = av.CodecContext.create("libopus", "w")
+        codec.bit_rate = bit_rate
+        codec.format = "s16"
+        codec.layout = "mono"
+        codec.sample_rate = self.sample_rate
+        codec.time_base = self._time_base
+        codec.options = {"application": "voip"}
+        self._opus = codec
+
     # --- MediaStreamTrack ---
 
     def _take(self, n: int) -> npt.NDArray[np.int16] | None:
@@ -312,8 +339,8 @@ class AudioOutputTrack(MediaStreamTrack):
         self._item_played += filled
         return (np.clip(out, -1.0, 1.0) * 32767.0).astype(np.int16)
 
-    async def recv(self) -> av.AudioFrame:
-        """The next 20 ms frame, when it is due."""
+    async def recv(self) -> av.AudioFrame | av.Packet[Any]:
+        """The next 20 ms frame (or Opus packet), when it is due."""
         if self.readyState != "live":
             raise MediaStreamError
         now = self._clock()
@@ -328,15 +355,41 @@ class AudioOutputTrack(MediaStreamTrack):
         pcm = self._take(self.frame_samples)
         if pcm is not None and self.first_audio_at is None:
             self.first_audio_at = self._clock()
-        frame = av.AudioFrame.from_ndarray(
-            (self._silence if pcm is None else pcm).reshape(1, -1), format="s16", layout="mono"
-        )
-        frame.sample_rate = self.sample_rate
-        frame.pts = self._pts
-        frame.time_base = self._time_base
+        out: av.AudioFrame | av.Packet[Any]
+        if pcm is None and self._steady_silence is not None:
+            out = av.Packet(self._steady_silence)
+        else:
+            frame = av.AudioFrame.from_ndarray(
+                (self._silence if pcm is None else pcm).reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = self.sample_rate
+            frame.pts = self._pts
+            frame.time_base = self._time_base
+            out = frame if self._opus is None else self._encode(frame, silent=pcm is None)
+        out.pts = self._pts
+        out.time_base = self._time_base
         self._pts += self.frame_samples
         self.frames_sent += 1
-        return frame
+        return out
+
+    def _encode(self, frame: av.AudioFrame, *, silent: bool) -> av.Packet[Any]:
+        packets = self._opus.encode(frame)  # 20 ms in, one packet out (libopus keeps no frames)
+        payload = bytes(packets[0]) if packets else b""
+        if not silent:
+            self._silent_payload = self._steady_silence = None
+        elif payload == self._silent_payload:
+            self._steady_silence = payload  # the encoder has settled on digital silence
+        else:
+            self._silent_payload = payload
+        return av.Packet(payload)
+
+
+def _sends_opus(answer_sdp: str) -> bool:
+    """Whether the answer's audio section sends Opus (its first codec is the one aiortc uses)."""
+    for media in SessionDescription.parse(answer_sdp).media:
+        if media.kind == "audio" and media.rtp.codecs:
+            return str(media.rtp.codecs[0].mimeType).lower() == "audio/opus"
+    return False
 
 
 # --- the data channel ----------------------------------------------------------------------------
@@ -497,6 +550,8 @@ class Call:
         with ice_host_addresses(self.state.ice_host):
             await pc.setLocalDescription(answer)
         self.answer_sdp = pc.localDescription.sdp
+        if transceiver is not None and _sends_opus(self.answer_sdp):
+            self.audio_out.encode_opus()
         self.answered_at = time.monotonic()
         if transceiver is None or transceiver.currentDirection not in ("sendrecv", "sendonly"):
             # nobody receives our audio: play it into nothing so output_audio_buffer.* still work

@@ -271,12 +271,24 @@ def voiced(frames: list[tuple[float, float, int]], since: float) -> list[tuple[f
 # --- unit-level checks on real objects -----------------------------------------------------------
 
 
+async def _frame(track: AudioOutputTrack) -> av.AudioFrame:
+    out = await track.recv()
+    assert isinstance(out, av.AudioFrame)
+    return out
+
+
+async def _packet(track: AudioOutputTrack) -> av.Packet[Any]:
+    out = await track.recv()
+    assert isinstance(out, av.Packet)
+    return out
+
+
 async def test_output_track_paces_frames_in_real_time() -> None:
     track = AudioOutputTrack()
     track.write(np.full(RATE // 2, 0.25, np.float32))  # 500 ms
     assert track.pending_ms == pytest.approx(500)
     start = time.monotonic()
-    frames = [await track.recv() for _ in range(40)]  # 800 ms
+    frames = [await _frame(track) for _ in range(40)]  # 800 ms
     elapsed = time.monotonic() - start
     assert 0.74 <= elapsed <= 0.9, elapsed  # frame 40 is due at 780 ms
     assert [f.pts for f in frames] == [i * FRAME for i in range(40)]
@@ -292,6 +304,29 @@ async def test_output_track_paces_frames_in_real_time() -> None:
     track.stop()
     with pytest.raises(MediaStreamError):
         await track.recv()
+
+
+async def test_output_track_encodes_opus_packets_itself() -> None:
+    ticks = iter(range(10**6))
+    track = AudioOutputTrack(clock=lambda: float(next(ticks)))  # always late: no pacing sleeps
+    track.encode_opus()
+    t = np.arange(RATE // 5) / RATE
+    track.write((0.25 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))  # 200 ms of voice
+    packets = [await _packet(track) for _ in range(30)]
+    assert [p.pts for p in packets] == [i * FRAME for i in range(30)]
+    decoder = av.CodecContext.create("libopus", "r")
+    levels = []
+    for packet in packets:
+        (frame,) = decoder.decode(av.Packet(bytes(packet)))
+        assert frame.sample_rate == RATE and frame.samples == FRAME
+        levels.append(float(np.sqrt(np.mean(frame_to_mono(frame)[0] ** 2))))
+    assert all(level > 0.1 for level in levels[2:10]), levels  # the tone (after the codec delay)
+    assert all(level < 0.001 for level in levels[14:]), levels
+    tail = [bytes(p) for p in packets[14:]]
+    assert len(set(tail)) == 1 and len(tail[0]) < 10  # one steady silence packet, reused
+    track.write(np.full(FRAME, 0.25, np.float32))  # voice again: encoded, not the silence packet
+    assert bytes(await _packet(track)) != tail[0]
+    track.stop()
 
 
 def test_frame_to_mono_handles_stereo_s16() -> None:
@@ -666,3 +701,32 @@ async def test_peer_going_away_ends_the_call(text_svc: LocalRealtimeService) -> 
     await asyncio.wait_for(call.closed.wait(), 10)
     assert not text_svc.sessions and not text_svc.state.calls
     assert text_svc.keys.open_sessions() == 0
+
+
+async def test_udp_sockets_are_read_in_batches() -> None:
+    """Every datagram waiting on a socket is delivered in one loop wake-up (asyncio's own
+    transport reads one per iteration, which let a busy service fall seconds behind)."""
+    import socket
+
+    from rt_jupyter.local._udp import MAX_BATCH
+
+    received: list[bytes] = []
+
+    class Counter(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: object) -> None:
+            received.append(data)
+
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Counter, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        await asyncio.sleep(0.05)  # the transport is reading
+        for i in range(MAX_BATCH):
+            sender.sendto(b"%d" % i, ("127.0.0.1", port))  # queued at once (loopback)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert received == [b"%d" % i for i in range(MAX_BATCH)]
+    finally:
+        sender.close()
+        transport.close()
