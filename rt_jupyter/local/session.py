@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -55,14 +56,25 @@ _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
 class VadScheduler:
     """Scores the VAD frames of every session on one event loop in batches: frames submitted
     during a loop iteration run together (one model call per round; a session with several
-    frames takes part in several rounds, in order), then each session steps its detector."""
+    frames takes part in several rounds, in order), then each session steps its detector.
+
+    Small rounds run inline (a thread hop would cost more than the model). From
+    :attr:`OFFLOAD_FRAMES` frames on (a loaded service: ~100 streaming sessions), they run on
+    the VAD thread: onnxruntime releases the GIL, so the loop keeps serving sockets while the
+    model runs, on the other core. The thread takes rounds in the order they were submitted
+    (and while any is in flight, small rounds go there too), so each session's frames are
+    scored, and its turns stepped, in order."""
+
+    OFFLOAD_FRAMES = 24
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.pending: dict[tuple[LocalSession, Any], list[Samples]] = {}
         self.scheduled = False
+        self.in_flight = 0  # rounds submitted to the VAD thread and not yet applied
         self.batches = 0
         self.frames = 0
+        self.offloaded = 0  # rounds scored on the VAD thread
 
     @classmethod
     def for_loop(cls) -> VadScheduler:
@@ -81,6 +93,26 @@ class VadScheduler:
     def tick(self) -> None:
         self.scheduled = False
         pending, self.pending = self.pending, {}
+        if not pending:
+            return
+        if not self.in_flight and sum(map(len, pending.values())) < self.OFFLOAD_FRAMES:
+            self._apply(self._score(pending))
+            return
+        self.in_flight += 1
+        self.offloaded += 1
+        _vad_thread().submit(self._score, pending).add_done_callback(self._scored)
+
+    def _scored(self, done: concurrent.futures.Future[Any]) -> None:  # on the VAD thread
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self.loop.call_soon_threadsafe(self._finish, done)
+
+    def _finish(self, done: concurrent.futures.Future[Any]) -> None:
+        self.in_flight -= 1
+        self._apply(done.result())
+
+    def _score(
+        self, pending: dict[tuple[LocalSession, Any], list[Samples]]
+    ) -> dict[tuple[LocalSession, Any], list[float]]:
         queues = {key: collections.deque(frames) for key, frames in pending.items()}
         scores: dict[tuple[LocalSession, Any], list[float]] = {key: [] for key in queues}
         while queues:
@@ -95,11 +127,24 @@ class VadScheduler:
                 self.frames += len(entries)
                 for (key, _), probability in zip(entries, probabilities, strict=True):
                     scores[key].append(probability)
+        return scores
+
+    def _apply(self, scores: dict[tuple[LocalSession, Any], list[float]]) -> None:
         for (session, detector), probabilities in scores.items():
             try:
                 session.apply_turns(detector, probabilities)
             except Exception:  # one session's failure must not stop the others
                 log.exception("turn handling failed")
+
+
+_VAD_THREAD: list[concurrent.futures.ThreadPoolExecutor] = []
+
+
+def _vad_thread() -> concurrent.futures.ThreadPoolExecutor:
+    """The thread large VAD batches run on (one for the process, created when first needed)."""
+    if not _VAD_THREAD:
+        _VAD_THREAD.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtj-vad"))
+    return _VAD_THREAD[0]
 
 
 _SCHEDULERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, VadScheduler] = (
@@ -529,7 +574,13 @@ class LocalSession:
         if self._speech_item is None:
             td = self.conn.session.turn_detection or {}
             keep = float(td.get("prefix_padding_ms", 300)) + 2000
-            self.conn.input_buffer.discard_before(self.conn.input_buffer.total_ms - keep)
+            # counted from the audio judged so far, not the buffer's end: scores can come back
+            # after later audio was appended (a batch on the VAD thread), and that audio may hold
+            # the start of the next turn
+            buffer = self.conn.input_buffer
+            judged = getattr(detector, "processed_ms", None)
+            end = buffer.total_ms if judged is None else min(buffer.total_ms, judged + offset)
+            buffer.discard_before(end - keep)
         self.flush()
 
     def _speech_started(self, start_ms: float) -> None:

@@ -7,6 +7,8 @@ import asyncio
 import base64
 import json
 
+import pytest
+
 from rt_jupyter.audio import float32_to_pcm16
 from rt_jupyter.local.engines import ServerVadTurnDetector, SileroVad
 from rt_jupyter.local.engines.vad import SileroBatch
@@ -30,6 +32,25 @@ def test_batch_scores_equal_single_model_scores() -> None:
         assert abs(got[0] - expected) < 1e-5 and abs(got[1] - expected) < 1e-5
 
 
+def test_reset_during_a_batch_wins() -> None:
+    """A stream reset while its batch is being scored (on the VAD thread) stays reset."""
+    clip = speech_clip("hello there", 16000, lead_silence_ms=100, tail_silence_ms=100)
+    batch = SileroBatch()
+    stream = batch.stream()
+    frame = clip.samples[4096 : 4096 + 512]
+    batch.run([(stream, frame)])
+    assert stream.state.any()
+    real_run = batch._session.run
+
+    def run_with_reset(*args: object) -> object:
+        stream.reset()  # what the loop thread may do meanwhile
+        return real_run(*args)
+
+    batch._session = type("S", (), {"run": staticmethod(run_with_reset)})()
+    batch.run([(stream, frame)])
+    assert not stream.state.any() and not stream.context.any()
+
+
 def test_split_feed_equals_feed() -> None:
     clip = speech_clip(
         "what is the weather in paris", 24000, lead_silence_ms=400, tail_silence_ms=800
@@ -46,13 +67,16 @@ def test_split_feed_equals_feed() -> None:
     assert a == b
 
 
-async def test_sessions_share_batches(engines: Engines) -> None:
+@pytest.mark.parametrize("count", [6, 30])
+async def test_sessions_share_batches(engines: Engines, count: int) -> None:
+    """Six sessions score inline; thirty make rounds large enough for the VAD thread, and
+    every session must still see the same turn, its frames scored in order."""
     async with LocalRealtimeService(engines=engines) as svc:
         clip = speech_clip(
             "what is the weather in paris", 24000, lead_silence_ms=300, tail_silence_ms=800
         )
         pcm = float32_to_pcm16(clip.samples).tobytes()
-        clients = [await ws_connect(svc) for _ in range(6)]
+        clients = [await ws_connect(svc) for _ in range(count)]
         for client in clients:
             await client.send(
                 {
@@ -70,6 +94,7 @@ async def test_sessions_share_batches(engines: Engines) -> None:
             await client.until("session.updated")
         scheduler = VadScheduler.for_loop()
         before_batches, before_frames = scheduler.batches, scheduler.frames
+        before_offloaded = scheduler.offloaded
         for offset in range(0, len(pcm), 9600):  # all sessions interleaved, 200 ms chunks
             chunk = base64.b64encode(pcm[offset : offset + 9600]).decode()
             for client in clients:
@@ -82,7 +107,9 @@ async def test_sessions_share_batches(engines: Engines) -> None:
         assert abs(ends.pop() - clip.speech_end_ms) < 100
         frames = scheduler.frames - before_frames
         batches = scheduler.batches - before_batches
-        assert frames >= 6 * (len(clip.samples) // 768)  # every frame of every session scored
+        assert frames >= count * (len(clip.samples) // 768)  # every frame of every session scored
         assert batches < frames / 2  # ... several sessions per model call
+        if count >= VadScheduler.OFFLOAD_FRAMES:
+            assert scheduler.offloaded > before_offloaded
         for client in clients:
             await client.ws.close()

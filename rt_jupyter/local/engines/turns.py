@@ -190,6 +190,12 @@ class ServerVadTurnDetector:
         return self._in_samples * 1000 // self._in_rate
 
     @property
+    def processed_ms(self) -> int:
+        """Milliseconds of audio the turn state machine has stepped through (:meth:`advance`);
+        behind :attr:`total_ms` while frames wait to be scored."""
+        return self._samples_to_ms(self._pos)
+
+    @property
     def sample_rate(self) -> int:
         """Sample rate expected by :meth:`feed`."""
         return self._in_rate

@@ -119,7 +119,10 @@ class SileroBatch:
         return SileroStream(self)
 
     def run(self, items: list[tuple[SileroStream, npt.NDArray[np.float32]]]) -> list[float]:
-        """Speech probabilities of one frame of each of several *distinct* streams."""
+        """Speech probabilities of one frame of each of several *distinct* streams.
+
+        May run on another thread than the streams' owner (onnxruntime releases the GIL while
+        it computes); a stream reset meanwhile keeps its reset state."""
         count = len(items)
         if count == 0:
             return []
@@ -130,8 +133,11 @@ class SileroBatch:
             x[i, : self.context_samples] = stream.context
             x[i, self.context_samples :] = frame
             state[:, i, :] = stream.state
+        generations = [stream.generation for stream, _ in items]
         out, state_n = self._session.run(None, {"input": x, "state": state, "sr": self._sr})
         for i, (stream, frame) in enumerate(items):
+            if stream.generation != generations[i]:
+                continue  # reset meanwhile (from another thread): the reset wins
             stream.state = state_n[:, i, :].copy()
             stream.context = np.array(frame[-self.context_samples :], dtype=np.float32)
         return [float(p) for p in out[:, 0]]
@@ -144,6 +150,7 @@ class SileroStream:
         self.batch = batch
         self.state = np.zeros((2, 128), dtype=np.float32)
         self.context = np.zeros(batch.context_samples, dtype=np.float32)
+        self.generation = 0  # counts resets
 
     @property
     def sample_rate(self) -> int:
@@ -162,5 +169,6 @@ class SileroStream:
         return self.batch.run([(self, frame)])[0]
 
     def reset(self) -> None:
-        self.state[:] = 0.0
-        self.context[:] = 0.0
+        self.state = np.zeros_like(self.state)
+        self.context = np.zeros_like(self.context)
+        self.generation += 1
