@@ -54,22 +54,23 @@ _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
 
 
 class VadScheduler:
-    """Scores the VAD frames of every session on one event loop in batches: frames submitted
-    during a loop iteration run together (one model call per round; a session with several
-    frames takes part in several rounds, in order), then each session steps its detector.
+    """Runs the turn detection of every session on one event loop in batches: the audio
+    submitted during a loop iteration is decoded, resampled and cut into VAD frames per session,
+    the frames are scored together (one model call per round; a session with several frames
+    takes part in several rounds, in order), then each session steps its detector.
 
-    Small rounds run inline (a thread hop would cost more than the model). From
-    :attr:`OFFLOAD_FRAMES` frames on (a loaded service: ~100 streaming sessions), they run on
-    the VAD thread: onnxruntime releases the GIL, so the loop keeps serving sockets while the
-    model runs, on the other core. The thread takes rounds in the order they were submitted
-    (and while any is in flight, small rounds go there too), so each session's frames are
-    scored, and its turns stepped, in order."""
+    Small rounds run inline (a thread hop would cost more than the work). From
+    :attr:`OFFLOAD_CHUNKS` chunks of audio on (a loaded service: ~100 streaming sessions), they
+    run on the VAD thread: the model (onnxruntime) and the resampler (soxr) release the GIL, so
+    the loop keeps serving sockets while they run, on the other core. The thread takes rounds in
+    the order they were submitted (and while any is in flight, small rounds go there too), so
+    each session's audio is framed and scored, and its turns stepped, in order."""
 
-    OFFLOAD_FRAMES = 24
+    OFFLOAD_CHUNKS = 24
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.pending: dict[tuple[LocalSession, Any], list[Samples]] = {}
+        self.pending: dict[tuple[LocalSession, Any], list[Samples | tuple[bytes, str]]] = {}
         self.scheduled = False
         self.in_flight = 0  # rounds submitted to the VAD thread and not yet applied
         self.batches = 0
@@ -84,8 +85,11 @@ class VadScheduler:
             scheduler = _SCHEDULERS[loop] = cls(loop)
         return scheduler
 
-    def submit(self, session: LocalSession, detector: Any, frames: Samples) -> None:
-        self.pending.setdefault((session, detector), []).extend(frames)
+    def submit(
+        self, session: LocalSession, detector: Any, audio: Samples | tuple[bytes, str]
+    ) -> None:
+        """Queue input audio of ``session``: float32 samples at 24 kHz, or (wire bytes, format)."""
+        self.pending.setdefault((session, detector), []).append(audio)
         if not self.scheduled:
             self.scheduled = True
             self.loop.call_soon(self.tick)
@@ -95,7 +99,7 @@ class VadScheduler:
         pending, self.pending = self.pending, {}
         if not pending:
             return
-        if not self.in_flight and sum(map(len, pending.values())) < self.OFFLOAD_FRAMES:
+        if not self.in_flight and sum(map(len, pending.values())) < self.OFFLOAD_CHUNKS:
             self._apply(self._score(pending))
             return
         self.in_flight += 1
@@ -111,9 +115,21 @@ class VadScheduler:
         self._apply(done.result())
 
     def _score(
-        self, pending: dict[tuple[LocalSession, Any], list[Samples]]
+        self, pending: dict[tuple[LocalSession, Any], list[Samples | tuple[bytes, str]]]
     ) -> dict[tuple[LocalSession, Any], list[float]]:
-        queues = {key: collections.deque(frames) for key, frames in pending.items()}
+        queues: dict[tuple[LocalSession, Any], collections.deque[Samples]] = {}
+        for key, chunks in pending.items():
+            session, detector = key
+            try:
+                pieces = [
+                    c if isinstance(c, np.ndarray) else session.input_samples(*c) for c in chunks
+                ]
+                frames = detector.frames(pieces[0] if len(pieces) == 1 else np.concatenate(pieces))
+            except Exception:  # one session's failure must not stop the others
+                log.exception("input audio of a session could not be prepared for the VAD")
+                continue
+            if len(frames):
+                queues[key] = collections.deque(frames)
         scores: dict[tuple[LocalSession, Any], list[float]] = {key: [] for key in queues}
         while queues:
             by_batch: dict[Any, list[tuple[tuple[LocalSession, Any], Samples]]] = {}
@@ -259,6 +275,7 @@ class LocalSession:
         self._detector: Any = None
         self._detector_config: tuple[Any, ...] | None = None
         self._detector_offset_ms = 0.0
+        self._vad_scheduler: VadScheduler | None = None
         self._input_resampler: Any = None
         self._playing: tuple[str, str] | None = None  # (response_id, item_id) on the audio track
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -513,11 +530,10 @@ class LocalSession:
         raw = self.conn.input_buffer.unread()
         if self._detector is None or not raw:
             return
-        samples = self._input_samples(raw)
-        self.feed_input(samples)
+        self.feed_input((raw, self.conn.input_buffer.format))
 
-    def _input_samples(self, raw: bytes) -> Samples:
-        fmt = self.conn.input_buffer.format
+    def input_samples(self, raw: bytes, fmt: str) -> Samples:
+        """Appended wire audio (``fmt``) as float32 samples at 24 kHz, for the turn detector."""
         samples = decode_audio(raw, fmt)
         if fmt != "pcm16":
             from ..audio import Resampler
@@ -542,19 +558,23 @@ class LocalSession:
             buffer.discard_before(buffer.total_ms - MAX_MANUAL_BUFFER_MS)
         self.feed_input(samples)
 
-    def feed_input(self, samples: Samples) -> None:
-        """Input audio at 24 kHz for the turn detector (WebSocket appends and the WebRTC track).
+    def feed_input(self, audio: Samples | tuple[bytes, str]) -> None:
+        """Input audio for the turn detector: float32 samples at 24 kHz (the WebRTC track) or
+        ``(wire bytes, format)`` (WebSocket appends).
 
-        With a batched VAD (:class:`~rt_jupyter.local.engines.vad.SileroBatch`) the frames of
-        every session on this event loop are scored together once per loop iteration."""
+        With a batched VAD (:class:`~rt_jupyter.local.engines.vad.SileroBatch`) the audio of
+        every session on this event loop is decoded, framed and scored together once per loop
+        iteration (see :class:`VadScheduler`)."""
         detector = self._detector
         if detector is None:
             return
-        frames = detector.frames(samples)
-        stream = getattr(detector, "vad", None)
-        if len(frames) and isinstance(stream, SileroStream):
-            VadScheduler.for_loop().submit(self, detector, frames)
+        if isinstance(getattr(detector, "vad", None), SileroStream):
+            if self._vad_scheduler is None:
+                self._vad_scheduler = VadScheduler.for_loop()
+            self._vad_scheduler.submit(self, detector, audio)
             return
+        samples = audio if isinstance(audio, np.ndarray) else self.input_samples(*audio)
+        frames = detector.frames(samples)
         self.apply_turns(detector, [detector.vad.speech_probability(f) for f in frames])
 
     def apply_turns(self, detector: Any, probabilities: Sequence[float]) -> None:

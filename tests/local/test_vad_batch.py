@@ -109,7 +109,7 @@ async def test_sessions_share_batches(engines: Engines, count: int) -> None:
         batches = scheduler.batches - before_batches
         assert frames >= count * (len(clip.samples) // 768)  # every frame of every session scored
         assert batches < frames / 2  # ... several sessions per model call
-        if count >= VadScheduler.OFFLOAD_FRAMES:
+        if count >= VadScheduler.OFFLOAD_CHUNKS:
             assert scheduler.offloaded > before_offloaded
         for client in clients:
             await client.ws.close()
