@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -422,9 +423,16 @@ class _ChannelTransport:
     """The session's :class:`Transport` onto ``oai-events``; queues until the channel opens."""
 
     def __init__(self, call: Call) -> None:
-        self.call = call
+        # weak: the call holds this transport, and a cycle would keep every ended call (its
+        # peer connection and conversation) alive until the cyclic GC's next full collection
+        self._call = weakref.ref(call)
         self.channel: Any = None
         self.queue: list[str] = []
+
+    def _end(self, reason: str) -> None:
+        call = self._call()
+        if call is not None:
+            call.end(reason)
 
     def attach(self, channel: Any) -> None:
         self.channel = channel
@@ -450,14 +458,20 @@ class _ChannelTransport:
             log.error("could not send an event on the data channel: %s", exc)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        self.call.end(reason or "session closed")
+        self._end(reason or "session closed")
 
     def abort(self) -> None:
         """Drop the call at once (fault injection): the peer sees the connection fail."""
-        self.call.end("fault injection: connection dropped")
+        self._end("fault injection: connection dropped")
 
 
 # --- calls ---------------------------------------------------------------------------------------
+
+
+def _end_call(ref: weakref.ref[Call], reason: str) -> None:
+    call = ref()
+    if call is not None:
+        call.end(reason)
 
 
 class Call:
@@ -489,7 +503,7 @@ class Call:
                 webrtc=True,
                 executor=state.executor,
                 faults=functools.partial(getattr, state, "faults"),
-                on_close=lambda: self.end("session closed"),
+                on_close=functools.partial(_end_call, weakref.ref(self), "session closed"),
             ),
         )
         self.session.audio_out = self.audio_out

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from . import ids
@@ -164,31 +164,6 @@ class Conversation:
         self.session: dict[str, Any] = {}
         self.input_format = "pcm16"
         self.output_format = "pcm16"
-        self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
-            "session.created": self._on_session,
-            "session.updated": self._on_session,
-            "conversation.item.added": self._on_item_added,
-            "conversation.item.done": self._on_item_done,
-            "conversation.item.retrieved": self._on_item_retrieved,
-            "conversation.item.deleted": self._on_item_deleted,
-            "conversation.item.truncated": self._on_item_truncated,
-            "conversation.item.input_audio_transcription.delta": self._on_input_transcript_delta,
-            "conversation.item.input_audio_transcription.completed": self._on_input_transcript,
-            "conversation.item.input_audio_transcription.failed": self._on_input_transcript_failed,
-            "response.created": self._on_response_created,
-            "response.done": self._on_response_done,
-            "response.output_item.added": self._on_output_item_added,
-            "response.output_item.done": self._on_output_item_done,
-            "response.content_part.added": self._on_part_added,
-            "response.content_part.done": self._on_part_done,
-            "response.output_text.delta": self._on_text_delta,
-            "response.output_text.done": self._on_text_done,
-            "response.output_audio_transcript.delta": self._on_transcript_delta,
-            "response.output_audio_transcript.done": self._on_transcript_done,
-            "response.output_audio.delta": self._on_audio_delta,
-            "response.function_call_arguments.delta": self._on_args_delta,
-            "response.function_call_arguments.done": self._on_args_done,
-        }
 
     # --- lookup ----------------------------------------------------------------------------------
 
@@ -309,9 +284,9 @@ class Conversation:
     def apply(self, event: Mapping[str, Any]) -> None:
         """Update the state with one server event of either dialect (unknown events are ignored)."""
         event_kind = getattr(event, "kind", None) or kind(str(event.get("type", "")))
-        handler = self._handlers.get(event_kind)
-        if handler is not None:
-            handler(event)
+        name = _HANDLERS.get(event_kind)
+        if name is not None:
+            getattr(self, name)(event)
 
     def _on_session(self, ev: Mapping[str, Any]) -> None:
         session = ev.get("session")
@@ -573,6 +548,35 @@ class Conversation:
         item = self.get(str(ev.get("item_id")))
         if item is not None and isinstance(ev.get("arguments"), str):
             item.data["arguments"] = ev["arguments"]
+
+
+#: The reducer's method for each event kind, by name: bound methods kept on the instance would
+#: make every conversation a reference cycle, freed (with its audio) only by the cyclic GC.
+_HANDLERS: dict[str, str] = {
+    "session.created": "_on_session",
+    "session.updated": "_on_session",
+    "conversation.item.added": "_on_item_added",
+    "conversation.item.done": "_on_item_done",
+    "conversation.item.retrieved": "_on_item_retrieved",
+    "conversation.item.deleted": "_on_item_deleted",
+    "conversation.item.truncated": "_on_item_truncated",
+    "conversation.item.input_audio_transcription.delta": "_on_input_transcript_delta",
+    "conversation.item.input_audio_transcription.completed": "_on_input_transcript",
+    "conversation.item.input_audio_transcription.failed": "_on_input_transcript_failed",
+    "response.created": "_on_response_created",
+    "response.done": "_on_response_done",
+    "response.output_item.added": "_on_output_item_added",
+    "response.output_item.done": "_on_output_item_done",
+    "response.content_part.added": "_on_part_added",
+    "response.content_part.done": "_on_part_done",
+    "response.output_text.delta": "_on_text_delta",
+    "response.output_text.done": "_on_text_done",
+    "response.output_audio_transcript.delta": "_on_transcript_delta",
+    "response.output_audio_transcript.done": "_on_transcript_done",
+    "response.output_audio.delta": "_on_audio_delta",
+    "response.function_call_arguments.delta": "_on_args_delta",
+    "response.function_call_arguments.done": "_on_args_done",
+}
 
 
 def _b64decode(text: str) -> bytes | None:

@@ -120,7 +120,9 @@ class _Espeak:
 
     def _on_audio(self, wav: Any, count: int, events: Any) -> int:
         if count > 0 and wav:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+            # string_at, not np.ctypeslib.as_array: its ctypes.cast makes each callback's
+            # pointer a reference cycle, garbage for the cyclic GC
+            self._chunks.append(np.frombuffer(ctypes.string_at(wav, 2 * count), dtype=np.int16))
         return 0  # continue
 
     def set_voice(self, name: str) -> bool:
