@@ -20,8 +20,6 @@ __all__ = ["MAX_BATCH", "batch_datagram_reads"]
 #: Datagrams read per wake-up at most, so one flooded socket cannot starve the loop.
 MAX_BATCH = 64
 
-_ORIGINAL: Any = None
-
 
 def _read_ready(self: Any) -> None:
     # asyncio's _SelectorDatagramTransport._read_ready (3.10-3.13), repeated until the socket
@@ -49,7 +47,6 @@ def batch_datagram_reads() -> bool:
 
     Applies to datagram transports created afterwards in this process. Returns False (and
     changes nothing) on a Python whose transport does not have the expected shape."""
-    global _ORIGINAL
     cls: Any = getattr(asyncio.selector_events, "_SelectorDatagramTransport", None)
     if cls is None:
         return False
@@ -58,6 +55,5 @@ def batch_datagram_reads() -> bool:
     needed = ("_read_ready", "max_size", "_fatal_error")
     if not all(hasattr(cls, name) for name in needed):
         return False
-    _ORIGINAL = cls._read_ready
     cls._read_ready = _read_ready
     return True

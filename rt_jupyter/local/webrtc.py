@@ -430,9 +430,7 @@ class _ChannelTransport:
         self.queue: list[str] = []
 
     def _end(self, reason: str) -> None:
-        call = self._call()
-        if call is not None:
-            call.end(reason)
+        _end_call(self._call, reason)
 
     def attach(self, channel: Any) -> None:
         self.channel = channel
