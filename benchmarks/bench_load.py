@@ -111,7 +111,10 @@ def _rows(
         )
     ]
     s_alone = alone["summary"]
-    for label, run in (("sustained", sustained), ("target", target)):
+    levels = [("sustained", sustained), ("target", target)]
+    if sustained is target:  # the target is sustained: its rows once
+        levels = [("target, sustained", target)]
+    for label, run in levels:
         if run is None:
             continue
         s = run["summary"]

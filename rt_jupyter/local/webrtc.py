@@ -364,8 +364,6 @@ class AudioOutputTrack(MediaStreamTrack):
                 (self._silence if pcm is None else pcm).reshape(1, -1), format="s16", layout="mono"
             )
             frame.sample_rate = self.sample_rate
-            frame.pts = self._pts
-            frame.time_base = self._time_base
             out = frame if self._opus is None else self._encode(frame, silent=pcm is None)
         out.pts = self._pts
         out.time_base = self._time_base
