@@ -1,7 +1,8 @@
 """rt_jupyter: the OpenAI Realtime API in Jupyter notebooks.
 
 ``VoiceChat`` (the voice widget), ``connect`` / ``connect_sync`` (the kernel-side client),
-``function_tool`` (Python functions as tools) and ``check()`` (diagnostics). Names are imported
+``function_tool`` (Python functions as tools), ``check()`` (diagnostics) and the exception tree
+(:class:`RealtimeError` and its subclasses, see :mod:`rt_jupyter.errors`). Names are imported
 on first use: the Jupyter server imports this package only for its extension hooks.
 """
 
@@ -15,10 +16,37 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .client import connect, connect_sync
     from .diagnostics import check
+    from .errors import (
+        AuthenticationError,
+        BetaShapeDisabledError,
+        ConfigurationError,
+        ConnectionLostError,
+        KeyMintError,
+        ProtocolError,
+        RealtimeError,
+        ServerError,
+        ToolError,
+    )
     from .jupyter.tools import function_tool
     from .jupyter.widget import VoiceChat
 
-__all__ = ["VoiceChat", "__version__", "check", "connect", "connect_sync", "function_tool"]
+__all__ = [
+    "AuthenticationError",
+    "BetaShapeDisabledError",
+    "ConfigurationError",
+    "ConnectionLostError",
+    "KeyMintError",
+    "ProtocolError",
+    "RealtimeError",
+    "ServerError",
+    "ToolError",
+    "VoiceChat",
+    "__version__",
+    "check",
+    "connect",
+    "connect_sync",
+    "function_tool",
+]
 
 _LAZY = {
     "VoiceChat": ".jupyter.widget",
@@ -26,6 +54,20 @@ _LAZY = {
     "connect_sync": ".client",
     "check": ".diagnostics",
     "function_tool": ".jupyter.tools",
+    **dict.fromkeys(
+        [
+            "AuthenticationError",
+            "BetaShapeDisabledError",
+            "ConfigurationError",
+            "ConnectionLostError",
+            "KeyMintError",
+            "ProtocolError",
+            "RealtimeError",
+            "ServerError",
+            "ToolError",
+        ],
+        ".errors",
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import scrub
+from ..errors import KeyMintError
 from ..protocol import Dialect, ProtocolError, validate_session
 from ..protocol.dialects import session_to_beta
 from ..protocol.session import deep_merge
@@ -54,22 +55,8 @@ class BrowserToken:
         }
 
 
-class MintError(Exception):
-    """A refused or failed mint, with the HTTP status to answer and a safe message."""
-
-    def __init__(self, status: int, message: str, *, code: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.hint = hint
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"error": {"message", "code", "hint"}}``."""
-        error: dict[str, Any] = {"message": self.message, "code": self.code}
-        if self.hint:
-            error["hint"] = self.hint
-        return {"error": error}
+MintError = KeyMintError
+"""A refused or failed mint (the same class as :class:`rt_jupyter.errors.KeyMintError`)."""
 
 
 def _host(base_url: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import RealtimeError
 from ..protocol import Dialect, ids
 
 __all__ = ["AuthError", "EphemeralKey", "KeyStore", "Principal", "mask_key"]
@@ -25,8 +26,8 @@ def mask_key(key: str) -> str:
     return f"{key[:4]}***{key[-2:]}"
 
 
-class AuthError(Exception):
-    """Refused credentials; ``status`` is the HTTP status to answer with."""
+class AuthError(RealtimeError):
+    """The local service refuses the credentials; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message: str, *, status: int = 401, code: str = "invalid_api_key") -> None:
         super().__init__(message)

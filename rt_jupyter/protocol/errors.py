@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 
-class ProtocolError(Exception):
+class RealtimeError(Exception):
+    """Base class of every rt_jupyter error (re-exported as ``rt_jupyter.RealtimeError``).
+
+    Defined here, in the stdlib-only bottom layer, so that :class:`ProtocolError` can derive
+    from it; :mod:`rt_jupyter.errors` holds the rest of the tree.
+    """
+
+
+class ProtocolError(RealtimeError):
     """A protocol rule was broken; carries the official error fields.
 
     ``code`` is one of the Realtime API's error codes (``invalid_value``, ``unknown_parameter``,

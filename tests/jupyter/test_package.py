@@ -16,6 +16,15 @@ def test_public_names() -> None:
     import rt_jupyter
 
     assert rt_jupyter.__all__ == [
+        "AuthenticationError",
+        "BetaShapeDisabledError",
+        "ConfigurationError",
+        "ConnectionLostError",
+        "KeyMintError",
+        "ProtocolError",
+        "RealtimeError",
+        "ServerError",
+        "ToolError",
         "VoiceChat",
         "__version__",
         "check",
