@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import urlencode
 
 import numpy as np
@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..audio import decode_audio, get_format
 from ..config import Settings, resolve_settings, scrub
+from ..core.dispatch import Dispatcher, events_since
 from ..lint import check_incoming, check_outgoing
 from ..log import EventLog
 from ..protocol import (
@@ -62,6 +63,7 @@ from .reply import Reply, ToolCallRecord
 __all__ = ["RealtimeSession", "TranscriptSegment", "Transcription", "connect"]
 
 log = logging.getLogger("rt_jupyter.client")
+C = TypeVar("C", bound=Callable[[Event], Any])
 
 #: Close codes after which the client reconnects (the server or network failed).
 RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014, 1015})
@@ -140,14 +142,12 @@ class RealtimeSession:
         self._outbox: list[dict[str, Any]] = []
         self._config: dict[str, Any] = {}
         self._tools: dict[str, Any] = {}
-        self._listeners: dict[str, list[Callable[[Event], Any]]] = {}
-        self._subscribers: list[asyncio.Queue[Event | None]] = []
+        self._events = Dispatcher(on_error=self._callback_failed, spawn=self._spawn)
         self._claims: deque[_Pending] = deque()
         self._generation = 0
         self._unacked: dict[str, dict[str, Any]] = {}  # item creates not yet acknowledged
         self._active: dict[str, _Pending] = {}
         self._requests: dict[str, tuple[str, asyncio.Future[Event]]] = {}
-        self._kind_waiters: list[tuple[str, asyncio.Future[Event]]] = []
         self._renew = False
         self._created = asyncio.Event()
         self._speech: dict[str, list[int | None]] = {}
@@ -342,15 +342,14 @@ class RealtimeSession:
         self._created.set()
         futures: list[asyncio.Future[Any]] = [p.future for p in self._claims]
         futures += [p.future for p in self._active.values()]
-        futures += [f for _, f in self._requests.values()] + [f for _, f in self._kind_waiters]
+        futures += [f for _, f in self._requests.values()]
         self._claims.clear()
         self._active.clear()
         for future in futures:
             if not future.done():
                 future.set_exception(exc)
                 future.exception()  # whoever awaits it gets the error; nobody else is warned
-        for queue in self._subscribers:
-            queue.put_nowait(None)
+        self._events.close(exc)
 
     async def close(self) -> None:
         """Close the session (pending replies fail with :class:`ConnectionLostError`)."""
@@ -406,24 +405,13 @@ class RealtimeSession:
             span[1] = event.get("audio_end_ms")
         if self._requests:
             self._resolve_request(event)
-        for waiter in [w for w in self._kind_waiters if w[0] in (kind, "*")]:
-            self._kind_waiters.remove(waiter)
-            if not waiter[1].done():
-                waiter[1].set_result(event)
-        for queue in self._subscribers:
-            queue.put_nowait(event)
-        for name in (kind, "*"):
-            for callback in self._listeners.get(name, ()):
-                self._call(callback, event)
+        self._events.dispatch(event)
 
-    def _call(self, callback: Callable[[Event], Any], event: Event) -> None:
-        try:
-            result = callback(event)
-            if inspect.isawaitable(result):
-                self._spawn(result)
-        except Exception:  # a user callback must not stop the session
-            log.exception("callback %r failed on %s", callback, event.type)
-            self.log.note("rt.warning", message=f"callback {callback!r} raised on {event.type}")
+    def _callback_failed(
+        self, callback: Callable[[Event], Any], event: Event, exc: Exception
+    ) -> None:
+        log.error("callback %r failed on %s", callback, event.type, exc_info=exc)
+        self.log.note("rt.warning", message=f"callback {callback!r} raised on {event.type}")
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -856,35 +844,41 @@ class RealtimeSession:
 
     # --- events ----------------------------------------------------------------------------------
 
-    def on(self, kind: str, callback: Callable[[Event], Any]) -> Callable[[Event], Any]:
-        """Call ``callback(event)`` for each event of ``kind`` (normalized name, or ``"*"``);
-        coroutine functions are scheduled. Returns the callback (usable as a decorator)."""
-        self._listeners.setdefault(kind, []).append(callback)
-        return callback
+    @overload
+    def on(self, kind: str, callback: C) -> C: ...
+    @overload
+    def on(self, kind: str, callback: None = None) -> Callable[[C], C]: ...
+    def on(self, kind: str, callback: C | None = None) -> C | Callable[[C], C]:
+        """Call ``callback(event)`` for each event of ``kind`` (GA or beta name, or ``"*"``);
+        coroutine functions are scheduled. Returns the callback; without one, a decorator:
+        ``@session.on("response.done")``."""
+        return self._events.on(kind, callback)
 
     def off(self, kind: str, callback: Callable[[Event], Any]) -> None:
         """Stop calling ``callback`` for ``kind``."""
-        with contextlib.suppress(KeyError, ValueError):
-            self._listeners[kind].remove(callback)
+        self._events.off(kind, callback)
 
-    async def wait_for(self, kind: str, timeout: float | None = 30.0) -> Event:
-        """The next event of ``kind`` (normalized name, or ``"*"``)."""
-        future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        self._kind_waiters.append((kind, future))
-        return await asyncio.wait_for(future, timeout)
+    async def wait_for(
+        self,
+        kind: str,
+        timeout: float | None = 30.0,
+        *,
+        predicate: Callable[[Event], bool] | None = None,
+        since: int | None = None,
+    ) -> Event:
+        """The next event of ``kind`` (GA or beta name, or ``"*"``) matching ``predicate``.
+
+        With ``since=i`` events already in :attr:`log` from index ``i`` count too. Raises
+        ``TimeoutError`` after ``timeout`` seconds, the session's error if it ends first."""
+        earlier = events_since(self.log, since, kind) if since is not None else ()
+        return await self._events.wait_for(
+            kind, predicate=predicate, timeout=timeout, earlier=earlier
+        )
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event received from now on, in order (ends when the session closes)."""
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._subscribers.append(queue)
-        try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    return
-                yield event
-        finally:
-            self._subscribers.remove(queue)
+        async for event in self._events.events():
+            yield event
 
     @property
     def code_blocks(self) -> list[str]:

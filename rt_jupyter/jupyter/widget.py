@@ -32,13 +32,13 @@ import pathlib
 import threading
 import time
 from array import array
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import anywidget
 import traitlets as t
 
+from ..core.dispatch import Dispatcher, events_since
 from ..frames import code_blocks as find_code_blocks
 from ..log import EventLog
 from ..protocol import (
@@ -53,7 +53,6 @@ from ..protocol import (
     session_update,
     user_text_item,
 )
-from ..protocol.dialects import kind as normalize_kind
 from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote
 from .tools import Tool, function_tool, tool_output
 
@@ -118,14 +117,6 @@ class ChatLog(EventLog):
 
     def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
         logger.exception(msg, *args, **kwargs)
-
-
-@dataclass
-class _Waiter:
-    kind: str
-    predicate: Callable[[Event], bool] | None
-    future: asyncio.Future[Event]
-    loop: asyncio.AbstractEventLoop
 
 
 def _static(name: str) -> pathlib.Path | str:
@@ -289,8 +280,7 @@ class VoiceChat(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.log.subscribe(self._on_logged)
         self.connection = RealtimeConnection("client", Dialect.GA, validate_outgoing=True)
-        self._handlers: dict[str, list[Callable[[Event], Any]]] = {}
-        self._waiters: list[_Waiter] = []
+        self._events = Dispatcher(on_error=self._callback_failed)
         self._handled_calls: set[str] = set()
         self._followups: dict[str, dict[str, Any]] = {}
         self._transcript_prefix: list[dict[str, Any]] = []
@@ -721,25 +711,17 @@ class VoiceChat(anywidget.AnyWidget):
             if follow is not None:
                 follow["done"] = True
                 self._maybe_follow_up(rid)
-        for callback in [*self._handlers.get(kind, ()), *self._handlers.get("*", ())]:
-            try:
-                callback(event)
-            except Exception as exc:
-                name = getattr(callback, "__name__", repr(callback))
-                logger.exception("callback %s for %s failed", name, kind)
-                self.log.note("rt.callback_error", callback=name, event_kind=kind, error=repr(exc))
-                self.error = f"Your callback {name}() for {kind!r} raised {exc!r}"
-        for waiter in list(self._waiters):
-            if waiter.future.done() or waiter.kind not in (kind, "*"):
-                continue
-            try:
-                matched = waiter.predicate is None or bool(waiter.predicate(event))
-            except Exception as exc:
-                _resolve(waiter, exc=exc)
-                continue
-            if matched:
-                _resolve(waiter, event=event)
+        self._events.dispatch(event)
         return kind in _TRANSCRIPT_KINDS
+
+    def _callback_failed(
+        self, callback: Callable[[Event], Any], event: Event, exc: Exception
+    ) -> None:
+        name = getattr(callback, "__name__", repr(callback))
+        kind = event.kind
+        logger.error("callback %s for %s failed", name, kind, exc_info=exc)
+        self.log.note("rt.callback_error", callback=name, event_kind=kind, error=repr(exc))
+        self.error = f"Your callback {name}() for {kind!r} raised {exc!r}"
 
     def _call_name(self, event: Event) -> str:
         item = self.conversation.get(str(event.get("item_id", "")))
@@ -924,24 +906,16 @@ class VoiceChat(anywidget.AnyWidget):
         a decorator: ``@chat.on("response.done")``. Callbacks run in the kernel when the widget's
         messages are processed: between cells, or while a cell awaits.
         """
-        name = "*" if kind == "*" else normalize_kind(kind)
-
-        def register(cb: Callable[[Event], Any]) -> Callable[[Event], Any]:
-            if not callable(cb):
-                raise TypeError(f"on({kind!r}, ...) needs a callable, got {type(cb).__name__}")
-            self._handlers.setdefault(name, []).append(cb)
-            return cb
-
-        if callback is not None:
-            return register(callback)
-        return register
+        return self._events.on(kind, callback)
 
     def off(self, kind: str, callback: Callable[[Event], Any]) -> None:
         """Remove a callback added with :meth:`on`."""
-        name = "*" if kind == "*" else normalize_kind(kind)
-        handlers = self._handlers.get(name, [])
-        if callback in handlers:
-            handlers.remove(callback)
+        self._events.off(kind, callback)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event received from now on, in order (ends when the widget is closed)."""
+        async for event in self._events.events():
+            yield event
 
     async def wait_for(
         self,
@@ -962,21 +936,11 @@ class VoiceChat(anywidget.AnyWidget):
         Raises ``TimeoutError`` (with the status and the last event) after ``timeout`` seconds.
         """
         self._flush_transcript()
-        wanted = "*" if kind == "*" else normalize_kind(kind)
-        if since is not None:
-            for index in range(max(0, since), len(self.log)):
-                if self.log.direction[index] != 0:
-                    continue
-                if wanted != "*" and self.log.kinds[self.log.kind_codes[index]] != wanted:
-                    continue
-                event = Event(json.loads(self.log.payloads[index]))
-                if predicate is None or predicate(event):
-                    return event
-        loop = asyncio.get_running_loop()
-        waiter = _Waiter(wanted, predicate, loop.create_future(), loop)
-        self._waiters.append(waiter)
+        earlier = events_since(self.log, since, kind) if since is not None else ()
         try:
-            event = await asyncio.wait_for(waiter.future, timeout)
+            event = await self._events.wait_for(
+                kind, predicate=predicate, timeout=timeout, earlier=earlier
+            )
             self._flush_transcript()
             return event
         except TimeoutError:
@@ -986,9 +950,6 @@ class VoiceChat(anywidget.AnyWidget):
                 f"{len(self.log)}, last: {last!r}). If the widget is not connected, click "
                 "Connect; if the kernel is blocked (time.sleep, a long loop), await instead."
             ) from None
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
 
     def _loopback_test(self, count: int, rate: float = 0.0) -> None:
         """Benchmark hook: the page sends ``count`` synthetic events (``rt.loopback``) through a
@@ -1009,6 +970,8 @@ class VoiceChat(anywidget.AnyWidget):
         """Hang up and close the widget."""
         if self._ready and self.status in ("connecting", "connected"):
             self.hangup()
+        if hasattr(self, "_events"):  # ipywidgets may close a widget whose __init__ failed
+            self._events.close()
         super().close()
 
 
@@ -1024,23 +987,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 async def _await(value: Awaitable[Any]) -> Any:
     return await value
-
-
-def _resolve(
-    waiter: _Waiter, *, event: Event | None = None, exc: BaseException | None = None
-) -> None:
-    def apply() -> None:
-        if waiter.future.done():
-            return
-        if exc is not None:
-            waiter.future.set_exception(exc)
-        else:
-            waiter.future.set_result(event)  # type: ignore[arg-type]
-
-    if _running_loop() is waiter.loop:
-        apply()
-    else:
-        waiter.loop.call_soon_threadsafe(apply)
 
 
 _PERMISSIONS: Final = frozenset({"granted", "denied", "prompt", "unknown"})
