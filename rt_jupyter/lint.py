@@ -12,12 +12,13 @@ from typing import Any
 from .protocol import Conversation, Dialect
 from .protocol.dialects import BETA_TO_GA_EVENT, GA_ONLY_SERVER_EVENTS, GA_TO_BETA_EVENT
 from .protocol.events import SERVER_EVENTS
+from .protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
 
 __all__ = ["DATA_CHANNEL_LIMIT", "check_incoming", "check_outgoing"]
 
-#: Data-channel messages above ~64 KiB can silently close the channel in browsers.
-DATA_CHANNEL_LIMIT = 64 * 1024
-_NEAR_LIMIT = int(DATA_CHANNEL_LIMIT * 0.9)
+#: The largest message to send on a data channel (a margin under the ~64 KiB that can close it);
+#: the same value as :data:`rt_jupyter.protocol.limits.DATA_CHANNEL_MAX_MESSAGE_BYTES`.
+DATA_CHANNEL_LIMIT = DATA_CHANNEL_MAX_MESSAGE_BYTES
 
 
 def check_outgoing(
@@ -51,12 +52,12 @@ def check_outgoing(
                 "response_cancel_not_active)",
             )
         )
-    if data_channel and size >= _NEAR_LIMIT:
+    if data_channel and size > DATA_CHANNEL_LIMIT:
         out.append(
             (
                 "message_near_data_channel_limit",
-                f"a {size / 1024:.0f} KiB {etype} message is near the ~64 KiB data-channel limit; "
-                "browsers may close the channel (split large session.update/tool lists)",
+                f"a {size}-byte {etype} message is over the {DATA_CHANNEL_LIMIT}-byte data-channel "
+                "limit (~64 KiB can close the channel): split large session.update/tool lists",
             )
         )
     return out

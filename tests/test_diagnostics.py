@@ -46,9 +46,7 @@ def test_outgoing_message_near_the_data_channel_limit() -> None:
     event = {"type": "session.update", "session": {}}
     codes = [
         c
-        for c, _ in check_outgoing(
-            event, DATA_CHANNEL_LIMIT - 100, Conversation(), data_channel=True
-        )
+        for c, _ in check_outgoing(event, DATA_CHANNEL_LIMIT + 1, Conversation(), data_channel=True)
     ]
     assert codes == ["message_near_data_channel_limit"]
     assert check_outgoing(event, 1000, Conversation(), data_channel=True) == []

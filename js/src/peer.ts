@@ -2,10 +2,15 @@
 // offer, the offer is POSTed as application/sdp with `Authorization: Bearer <ephemeral key>`, the
 // answer (201, with the call's `Location`) is applied, model audio arrives as a remote track.
 
+import limits from "../../rt_jupyter/protocol/limits.json";
 import { WidgetError, nowMs } from "./types";
 
-/** Largest message sent on the data channel (bigger ones can silently close it). */
-export const MAX_MESSAGE_BYTES = 60000;
+/**
+ * Largest message sent on the data channel, in UTF-8 bytes: a margin under the ~64 KiB SCTP
+ * max-message-size (bigger ones can silently close the channel). Shared with Python through
+ * rt_jupyter/protocol/limits.json.
+ */
+export const MAX_MESSAGE_BYTES: number = limits.data_channel_max_message_bytes;
 
 export interface PeerOptions {
   sdpUrl: string;
@@ -237,7 +242,7 @@ export class Peer {
     if (this.dc.readyState !== "open") throw new WidgetError("not_connected", "The call is not connected.");
     const size = new TextEncoder().encode(text).length;
     if (size > MAX_MESSAGE_BYTES) {
-      throw new WidgetError("too_large", `An event of ${size} bytes is too large for the data channel (limit ~60 KB).`);
+      throw new WidgetError("too_large", `An event of ${size} bytes is too large for the data channel (limit ${MAX_MESSAGE_BYTES} bytes).`);
     }
     this.dc.send(text);
   }

@@ -47,6 +47,7 @@ from aiortc.sdp import SessionDescription
 
 from ..protocol import Dialect, ProtocolError, SessionConfig
 from ..protocol.events import ascii_json
+from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
 from ._udp import batch_datagram_reads
 from .session import LocalSession, SessionOptions, Transport
 
@@ -70,8 +71,10 @@ batch_datagram_reads()
 Samples = npt.NDArray[np.float32]
 
 EVENTS_CHANNEL = "oai-events"
-#: Browsers may close an SCTP data channel on messages larger than this.
-MAX_CHANNEL_MESSAGE = 60 * 1024
+#: The largest event the service sends on the data channel where it can slim it (the shared
+#: sender limit, a margin under the ~64 KiB SCTP max-message-size that can close the channel).
+#: Received messages are not checked against it: aiortc itself accepts up to the SCTP limit.
+MAX_CHANNEL_MESSAGE = DATA_CHANNEL_MAX_MESSAGE_BYTES
 #: A call whose data channel has not opened by then is hung up.
 CONNECT_TIMEOUT_S = 30.0
 _AUDIO_CODECS = ("audio/opus", "audio/pcmu", "audio/pcma")
