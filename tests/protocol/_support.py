@@ -1,9 +1,5 @@
-"""Shared helpers of the protocol tests: the official spec files beside the repository.
-
-CI checks the repository out with ``../shared`` beside it; the path is computed from the repository
-root so the tests run from any working directory, and tests that need the files are skipped with
-a clear reason when the folder is missing.
-"""
+"""Shared helpers of the protocol tests: the official spec extracts kept in ``tests/data/spec``
+(their source and licence are in the README there)."""
 
 from __future__ import annotations
 
@@ -13,13 +9,10 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
-import pytest
-
 from rt_jupyter.protocol import Dialect
 
 REPO: Final = Path(__file__).resolve().parents[2]
-SHARED: Final = REPO / ".." / "shared"
-SPEC_DIR: Final = SHARED / "spec"
+SPEC_DIR: Final = REPO / "tests" / "data" / "spec"
 SPEC_FILES: Final[dict[Dialect, Path]] = {
     Dialect.GA: SPEC_DIR / "realtime_schemas_ga_2026-08-21.json",
     Dialect.BETA: SPEC_DIR / "realtime_schemas_beta_2025-04-29.json",
@@ -28,12 +21,6 @@ EXAMPLE_FILES: Final[dict[Dialect, Path]] = {
     Dialect.GA: SPEC_DIR / "examples_ga_2026-08-21.txt",
     Dialect.BETA: SPEC_DIR / "examples_beta_2025-04-29.txt",
 }
-
-requires_shared = pytest.mark.skipif(
-    not all(p.is_file() for p in (*SPEC_FILES.values(), *EXAMPLE_FILES.values())),
-    reason=f"the official spec files are not in {SPEC_DIR.resolve()} (CI puts ../shared beside "
-    "the repository)",
-)
 
 
 @functools.cache

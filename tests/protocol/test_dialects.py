@@ -39,7 +39,6 @@ from tests.conformance import validate_client_event, validate_server_event
 from tests.protocol._support import (
     client_examples,
     example_ids,
-    requires_shared,
     server_examples,
 )
 
@@ -96,7 +95,6 @@ def _params(dialect: Dialect, side: str, bugs: dict[str, str]) -> list[Any]:
 # --- server events: beta → GA → beta ------------------------------------------------------------
 
 
-@requires_shared
 @pytest.mark.parametrize(
     "index",
     _params(Dialect.BETA, "server", {}),
@@ -114,7 +112,6 @@ def test_beta_server_example_translates_to_conformant_ga(index: int) -> None:
     validate_server_event({**ga, **lacking}, Dialect.GA)
 
 
-@requires_shared
 @pytest.mark.parametrize("index", _params(Dialect.BETA, "server", {}))
 def test_beta_server_example_round_trips(index: int) -> None:
     _, example = server_examples(Dialect.BETA)[index]
@@ -163,7 +160,6 @@ def _without_what_beta_lacks(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-@requires_shared
 @pytest.mark.parametrize(
     "index",
     _params(Dialect.GA, "server", {}),
@@ -182,7 +178,6 @@ def test_ga_server_example_translates_to_conformant_beta(index: int) -> None:
     validate_server_event(beta, Dialect.BETA)
 
 
-@requires_shared
 @pytest.mark.parametrize(
     "index",
     _params(Dialect.GA, "server", {}),
@@ -197,7 +192,6 @@ def test_ga_server_example_round_trips(index: int) -> None:
     assert _without_what_beta_lacks(back) == _without_what_beta_lacks(example)
 
 
-@requires_shared
 def test_ga_only_examples_are_exactly_the_ga_only_set() -> None:
     ga_only = {
         e["type"] for _, e in _ga_server_examples() if not translate_server_event(e, Dialect.BETA)
@@ -217,7 +211,6 @@ def _without_item_object(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-@requires_shared
 @pytest.mark.parametrize("index", _params(Dialect.BETA, "client", {}))
 def test_beta_client_example_both_ways(index: int) -> None:
     name, raw = client_examples(Dialect.BETA)[index]
@@ -238,7 +231,6 @@ def test_beta_client_example_both_ways(index: int) -> None:
     assert _without_item_object(back) == _without_item_object(example)
 
 
-@requires_shared
 @pytest.mark.parametrize("index", _params(Dialect.GA, "client", {}))
 def test_ga_client_example_both_ways(index: int) -> None:
     _, example = client_examples(Dialect.GA)[index]

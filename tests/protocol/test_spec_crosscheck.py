@@ -1,4 +1,4 @@
-"""Our catalogue and schemas against the official OpenAPI schema files in ``../shared/spec``.
+"""Our catalogue and schemas against the official OpenAPI schema extracts in ``tests/data/spec``.
 
 * Every ``RealtimeServerEvent*`` / ``RealtimeClientEvent*`` schema of a dialect's spec file (beta:
   2025-04-29; GA: 2026-08-21, whose file holds no ``RealtimeBeta*`` schemas) has its ``type`` in
@@ -17,9 +17,7 @@ import pytest
 from rt_jupyter.protocol import CLIENT_EVENTS, SERVER_EVENTS, Dialect
 from rt_jupyter.protocol import schemas as ours
 from rt_jupyter.protocol.schema import AnyOf, Arr, Node, Obj, Str, Tagged
-from tests.protocol._support import requires_shared, spec_schemas
-
-pytestmark = requires_shared
+from tests.protocol._support import spec_schemas
 
 DIALECTS = [Dialect.GA, Dialect.BETA]
 
