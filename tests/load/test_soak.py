@@ -5,8 +5,9 @@ runs in a child process (``rt-jupyter serve``); WebSocket sessions and WebRTC ca
 ``tests.load`` talk to it in turns (question, spoken answer, pause) with session churn: each
 client hangs up after :data:`SESSION_S` and calls again, so what a session holds (its
 conversation, with the audio of every turn) is released and only a leak can make memory grow.
-Asserted as well: the streams keep real time (:func:`tests.load.stream_failures`: no errors,
-every turn detected, probe round trips, WebRTC audio at 50 frames/s) and no answer backlog.
+Asserted as well: nothing lost (:func:`tests.load.correctness_failures`: no errors, every turn
+detected, every probe, response and question answered). Whether the streams kept real time
+(:func:`tests.load.stream_failures`) is printed with the figures, not asserted: that is speed.
 The service's RSS is sampled every 10 s; a line fitted over the last third must be flat. At
 20 + 2 clients it reaches ~160 MiB within the first minute and stays there (measured 2026-12-05,
 7 minutes: 159 MiB at 60 s, 162 MiB at 420 s). It used to climb to ~280 MiB over 400 s: ended
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.load import ServiceProcess, run_load, stream_failures
+from tests.load import ServiceProcess, correctness_failures, run_load, stream_failures
 
 SECONDS = float(os.environ.get("RTJ_SOAK_SECONDS", "600"))
 WS = int(os.environ.get("RTJ_SOAK_WS", "20"))
@@ -64,6 +65,8 @@ def test_soak_memory_stays_flat(tmp_path: Path) -> None:
                 sample_every_s=SAMPLE_EVERY_S,
                 session_s=SESSION_S,
                 pause_s=PAUSE_S,
+                drain_s=120.0,
+                answer_timeout_s=0.0,
             )
         )
         assert service.proc.poll() is None, service.log_tail()
@@ -86,14 +89,14 @@ def test_soak_memory_stays_flat(tmp_path: Path) -> None:
         "slope_mib_per_min": round(slope, 3),
         "worker_slope_mib_per_min": round(worker_slope, 3),
         **summary,
+        "stream_failures": stream_failures(report),
     }
     print("soak:", json.dumps(result))
     out = Path(__file__).resolve().parents[2] / "test-output"
     out.mkdir(exist_ok=True)
     (out / f"soak-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(result))
     assert len(samples) >= SECONDS / SAMPLE_EVERY_S - 1
-    assert not stream_failures(report), (stream_failures(report), summary)
-    assert summary["unfinished"] == 0 and summary["unanswered"] == 0, summary  # no backlog
+    assert not correctness_failures(report), (correctness_failures(report), summary)
     assert summary["turns"][1] >= SECONDS / (PAUSE_S + 10) * (WS + WEBRTC) / 2
     assert slope < SLOPE_MIB_PER_MIN, result
     assert worker_slope < SLOPE_MIB_PER_MIN, result
