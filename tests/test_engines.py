@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 import wave
 from functools import cache
 from pathlib import Path
@@ -93,17 +92,13 @@ def test_implementations_satisfy_protocols(
 
 def test_tts_sentence_is_speech_of_plausible_duration(voice: EspeakVoice) -> None:
     text = "Hello, what is the weather today?"
-    voice.synthesize_all(text)
-    start = time.perf_counter()
     audio = voice.synthesize_all(text)
-    elapsed = time.perf_counter() - start
     assert voice.sample_rate == 22050
     assert audio.dtype == np.float32 and audio.ndim == 1
     seconds = audio.shape[0] / voice.sample_rate
     assert 1.2 < seconds < 4.0  # 7 words at ~175 wpm plus pauses
     assert float(np.sqrt(np.mean(audio**2))) > 0.03
-    assert float(np.abs(audio).max()) <= 1.0
-    assert elapsed < 0.25  # ~2-5 ms measured
+    assert float(np.abs(audio).max()) <= 1.0  # how fast: benchmarks/bench_service.py
 
 
 def test_tts_voices_are_distinct(voice: EspeakVoice) -> None:

@@ -1291,7 +1291,9 @@ def test_long_reply_does_not_freeze_service(
                 http.get(f"{service.http_url}/health")
                 worst = max(worst, time.monotonic() - start)
         ws.send(json.dumps({"type": "response.cancel"}))
-    assert worst < 0.5, f"/health took {worst:.2f} s while a reply was being spoken"
+    # ~5 ms when the reply's synthesis runs off the event loop; synthesizing 4,000 words on the
+    # loop would hold it for many seconds: a bound a busy machine cannot reach by slowness alone
+    assert worst < 3.0, f"/health took {worst:.2f} s while a reply was being spoken"
 
 
 def test_rest_errors_are_always_json(

@@ -297,10 +297,10 @@ async def test_beta_api_shape_disabled(engines: Engines) -> None:
 async def test_session_expired(engines: Engines) -> None:
     async with LocalRealtimeService(engines=engines, max_session_s=0.5) as svc:
         client = await ws_connect(svc)
-        error = await client.until("error", timeout=5)
+        error = await client.until("error", timeout=30)
         assert error["error"]["code"] == "session_expired"
         with pytest.raises(websockets.ConnectionClosed):
-            await client.recv(timeout=5)
+            await client.recv(timeout=30)
         assert client.ws.close_code == 1000
 
 
