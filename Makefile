@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 LAB_PORT ?= 8888
 
-.PHONY: lab test lint typecheck pytest bench soak serve chromium js clean
+.PHONY: lab test test-busy lint typecheck jstest pytest bench load soak serve chromium js clean
 
 # Create the virtualenv and install the package (editable, with the widget bundle built by npm).
 $(STAMP): pyproject.toml js/package.json js/package-lock.json
@@ -40,14 +40,35 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The widget's TypeScript: type check and the unit tests of its pure logic (Node's test runner).
+jstest: js
+	cd js && npm run --silent typecheck && npm test --silent
+
 pytest: $(STAMP) js chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Everything the tests need, then ruff, mypy and the whole pytest suite.
-test: $(STAMP) js chromium lint typecheck pytest
+# Everything the tests need, then ruff, mypy, the TypeScript unit tests and the whole pytest suite.
+# It asserts behaviour, never speed: latency, throughput and capacity are `make bench` / `make load`.
+test: $(STAMP) js chromium lint typecheck jstest pytest
 
+# `make test` with one of the two cores kept busy by another process for the whole run: the
+# proof that the suite does not depend on the machine's speed.
+test-busy:
+	@$(PYTHON) -c "while True: pass" & BUSY=$$!; \
+	trap 'kill $$BUSY 2>/dev/null' EXIT INT TERM; \
+	start=$$(date +%s); $(MAKE) --no-print-directory test; status=$$?; \
+	echo "make test-busy: exit $$status after $$(( $$(date +%s) - start )) s with one core busy"; \
+	exit $$status
+
+# Every benchmark, written to benchmarks/results.md with its target and baseline.
 bench: $(STAMP) js
 	$(PY) -m benchmarks
+
+# Capacity: the load levels up to the target of 100 WebSocket sessions + 10 WebRTC calls (rows of
+# benchmarks/results.md), then the 10-minute memory soak.
+load: $(STAMP) js chromium
+	$(PY) -m benchmarks -k load
+	$(MAKE) --no-print-directory soak
 
 soak: $(STAMP) js chromium
 	$(VENV)/bin/pytest -m soak --run-soak $(PYTEST_ARGS)
