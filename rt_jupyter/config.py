@@ -9,25 +9,22 @@ local service even when a key is set). With no key, rt_jupyter uses its local se
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from .protocol import DEFAULT_MODEL, Dialect
+from .protocol.errors import scrub_secrets
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "resolve_settings", "scrub", "websocket_url"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_KEYLIKE = re.compile(r"\b(?:sk|ek|rk|sess)[-_][A-Za-z0-9\-_*.]{3,}")
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` without any of ``secrets`` and without anything that looks like an API key."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return _KEYLIKE.sub("[redacted]", text)
+    """``text`` without any of ``secrets`` and without anything that looks like an API key
+    (:func:`rt_jupyter.protocol.errors.scrub_secrets`)."""
+    return scrub_secrets(text, secrets)
 
 
 def websocket_url(base_url: str) -> str:

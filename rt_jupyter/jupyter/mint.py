@@ -19,6 +19,7 @@ from ..config import scrub
 from ..errors import KeyMintError
 from ..protocol import Dialect, ProtocolError, validate_session
 from ..protocol.dialects import session_to_beta
+from ..protocol.errors import error_from_http
 from ..protocol.session import deep_merge
 
 __all__ = [
@@ -133,17 +134,8 @@ def mint_local(
 def _upstream_error(
     status: int, body: bytes, *, host: str, api_key: str, key_hint: str
 ) -> MintError:
-    message = ""
-    try:
-        data = json.loads(body or b"{}")
-        err = data.get("error") if isinstance(data, dict) else None
-        if isinstance(err, dict):
-            message = str(err.get("message") or "")
-        elif isinstance(err, str):
-            message = err
-    except ValueError:
-        message = body[:300].decode("utf-8", "replace")
-    detail = f": {scrub(message, [api_key])}" if message else ""
+    message = error_from_http(status, body, secrets=[api_key])["message"]
+    detail = f": {message}" if message else ""
     if status in (401, 403):
         return MintError(
             401,
