@@ -3,6 +3,7 @@
 // answer (201, with the call's `Location`) is applied, model audio arrives as a remote track.
 
 import limits from "../../rt_jupyter/protocol/limits.json";
+import { errorFromHttp } from "./errors";
 import { WidgetError, nowMs } from "./types";
 
 /**
@@ -57,16 +58,16 @@ function gathered(pc: RTCPeerConnection, maxMs: number): Promise<void> {
   });
 }
 
-async function sdpError(response: Response, where: string): Promise<WidgetError> {
-  let message = "";
-  let code = "";
+async function sdpError(response: Response, where: string, key: string): Promise<WidgetError> {
+  let text = "";
   try {
-    const body = (await response.json()) as { error?: { message?: string; code?: string } };
-    message = body.error?.message ?? "";
-    code = body.error?.code ?? "";
+    text = await response.text();
   } catch {
-    /* not JSON */
+    /* no body */
   }
+  const err = errorFromHttp(response.status, text, response.headers.get("content-type") ?? "", [key]);
+  const message = err.message;
+  const code = err.code ?? "";
   const detail = message ? `: ${message}` : "";
   if (response.status === 401 && /expired/i.test(`${code} ${message}`)) {
     return new WidgetError("key_expired", `The session key expired before the call started${detail}.`, {
@@ -181,7 +182,7 @@ export class Peer {
               : " Check the network connection."),
         );
       }
-      if (response.status !== 201 && !response.ok) throw await sdpError(response, where);
+      if (response.status !== 201 && !response.ok) throw await sdpError(response, where, this.options.key);
       this.callUrl = response.headers.get("Location");
       const answer = await response.text();
       timings.sdp_ms = performance.now() - t1;

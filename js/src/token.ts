@@ -2,6 +2,7 @@
 // Jupyter auth + XSRF from the `_xsrf` cookie); where no extension answers (VS Code, Colab,
 // Voilà) the kernel mints one over the widget's comm. The key is only ever held in memory.
 
+import { errorFromHttp } from "./errors";
 import { Token, WidgetError } from "./types";
 
 export interface MintRequest {
@@ -37,15 +38,15 @@ function cookie(name: string): string | null {
   return null;
 }
 
-function errorFrom(status: number, body: unknown, where: string): WidgetError {
-  const err = (body as { error?: { message?: string; code?: string; hint?: string } } | null)?.error;
-  const message = err?.message ?? (body as { message?: string } | null)?.message;
-  const code = err?.code ?? `http_${status}`;
+function errorFrom(status: number, body: unknown, where: string, contentType = ""): WidgetError {
+  const err = errorFromHttp(status, body, contentType);
+  const message = err.message || undefined;
+  const code = err.code ?? `http_${status}`;
   if (status === 401 || status === 403) {
     if (code === "upstream_auth") {
       return new WidgetError("upstream_auth", message ?? "The service refused the API key.", {
         status,
-        hint: err?.hint,
+        hint: err.hint,
       });
     }
     return new WidgetError(
@@ -57,18 +58,18 @@ function errorFrom(status: number, body: unknown, where: string): WidgetError {
   if (status === 429) {
     return new WidgetError("rate_limited", message ?? "Too many session keys requested; wait a minute.", {
       status,
-      hint: err?.hint,
+      hint: err.hint,
     });
   }
   if (status === 502 || status === 504) {
     return new WidgetError("upstream_unreachable", message ?? `The realtime service could not be reached (${where}).`, {
       status,
-      hint: err?.hint,
+      hint: err.hint,
     });
   }
   return new WidgetError(code, message ?? `Getting a session key failed (${where}: HTTP ${status}).`, {
     status,
-    hint: err?.hint,
+    hint: err.hint,
   });
 }
 
@@ -107,13 +108,21 @@ export async function fromServer(request: MintRequest): Promise<Token | null> {
     return null;
   }
   if (response.status === 404 || response.status === 405) return null;
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    text = "";
+  }
+  if (!response.ok) {
+    throw errorFrom(response.status, text, "Jupyter server", response.headers.get("content-type") ?? "");
+  }
   let body: unknown = null;
   try {
-    body = await response.json();
+    body = JSON.parse(text);
   } catch {
     body = null;
   }
-  if (!response.ok) throw errorFrom(response.status, body, "Jupyter server");
   return checkToken(body);
 }
 

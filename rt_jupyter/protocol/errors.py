@@ -103,14 +103,14 @@ def _text_of(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value.strip()
-    return json.dumps(value, ensure_ascii=False, separators=(",", ": "))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _fields(data: Any) -> tuple[str, dict[str, Any]]:
     """The message of a decoded JSON body, and the object holding ``type``/``code``/``param``."""
     if not isinstance(data, dict):
         return _text_of(data), {}
-    if not data:
+    if all(value is None for value in data.values()):
         return "", {}
     err = data.get("error")
     if isinstance(err, dict):  # OpenAI / Azure: {"error": {"message", "type", "code", "param"}}

@@ -75,9 +75,10 @@ def test_top_level_message_apim_and_detail() -> None:
 
 
 def test_unknown_json_is_kept_as_text() -> None:
-    assert error_from_http(400, b'{"foo": "bar"}')["message"] == '{"foo": "bar"}'
-    assert error_from_http(400, b'{"error": {"code": "x"}}')["message"] == '{"code": "x"}'
+    assert error_from_http(400, b'{"foo": "bar"}')["message"] == '{"foo":"bar"}'
+    assert error_from_http(400, b'{"error": {"code": "x"}}')["message"] == '{"code":"x"}'
     assert error_from_http(400, b"{}")["message"] == ""
+    assert error_from_http(400, b'{"error": null}')["message"] == ""
     assert error_from_http(400, b'{"error": {"code": true}}')["code"] is None
 
 
