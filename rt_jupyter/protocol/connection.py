@@ -33,7 +33,13 @@ from typing import Any, Final
 
 from . import ids
 from .conversation import BYTES_PER_MS, Conversation, Item
-from .dialects import Dialect, session_to_ga, translate_client_event, translate_server_event
+from .dialects import (
+    Dialect,
+    session_to_ga,
+    translate_client_event,
+    translate_server_event,
+    without_beta_only,
+)
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import NO_EVENT_ID, Event, error_event, parse, serialize, server_event
 from .schema import validate
@@ -165,11 +171,8 @@ class RealtimeConnection:
     def _client_outgoing(self, data: dict[str, Any]) -> str:
         if self.dialect is Dialect.BETA:
             data = translate_client_event(data, Dialect.BETA)
-        elif isinstance(data.get("session"), Mapping) and "temperature" in data["session"]:
-            data = {
-                **data,
-                "session": {k: v for k, v in data["session"].items() if k != "temperature"},
-            }
+        elif isinstance(data.get("session"), Mapping):
+            data = {**data, "session": without_beta_only(data["session"])}
         if self.validate_outgoing:
             schema = CLIENT_EVENT_SCHEMAS[self.dialect].get(str(data.get("type")))
             if schema is None:
@@ -199,8 +202,8 @@ class RealtimeConnection:
             self.audio_started = True
         if self.dialect is Dialect.GA:
             session = data.get("session")
-            if isinstance(session, dict) and "temperature" in session:
-                data = {**data, "session": {k: v for k, v in session.items() if k != "temperature"}}
+            if isinstance(session, dict):
+                data = {**data, "session": without_beta_only(session)}
             return [serialize(data)]
         return [serialize(e) for e in translate_server_event(data, Dialect.BETA)]
 

@@ -200,6 +200,16 @@ _BETA_ONLY_SESSION_KEYS = (
 )
 
 
+#: Settings only the beta dialect has: GA removed ``temperature`` (beta: 0.6–1.2, default 0.8)
+#: from sessions and responses, and its schema refuses it, so GA neither sends nor shows it.
+BETA_ONLY_SETTINGS: frozenset[str] = frozenset({"temperature"})
+
+
+def without_beta_only(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A shallow copy of a session (or response) without :data:`BETA_ONLY_SETTINGS`, for GA."""
+    return {k: v for k, v in obj.items() if k not in BETA_ONLY_SETTINGS}
+
+
 def _is_beta_session(session: Mapping[str, Any]) -> bool:
     return any(k in session for k in _BETA_ONLY_SESSION_KEYS) or (
         "type" not in session and "audio" not in session and "output_modalities" not in session
@@ -400,7 +410,7 @@ def response_to_ga(response: Mapping[str, Any]) -> dict[str, Any]:
             _audio_output_to_ga(key, value, outp)
         elif key == "output":
             out["output"] = [item_to_ga(i) for i in value]
-        elif key == "temperature":
+        elif key in BETA_ONLY_SETTINGS:
             continue
         else:
             out[key] = value
@@ -447,9 +457,7 @@ def translate_server_event(event: Mapping[str, Any], to: Dialect | str) -> list[
             and isinstance(out["session"], Mapping)
             and etype != "transcription_session.updated"  # GA keeps the legacy flat shape
         ):
-            session = session_to_ga(out["session"])
-            session.pop("temperature", None)
-            out["session"] = session
+            out["session"] = without_beta_only(session_to_ga(out["session"]))
         if "response" in out and isinstance(out["response"], Mapping):
             out["response"] = response_to_ga(out["response"])
         if "item" in out and isinstance(out["item"], Mapping):

@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from . import ids
-from .dialects import Dialect, beta_audio_format, ga_audio_format, session_to_beta
+from .dialects import (
+    Dialect,
+    beta_audio_format,
+    ga_audio_format,
+    session_to_beta,
+    without_beta_only,
+)
 from .errors import ProtocolError
 from .schema import validate
 from .schemas import SESSION_SCHEMAS
@@ -297,8 +303,7 @@ class SessionConfig:
 
     def to_legacy_transcription(self) -> dict[str, Any]:
         """The flat transcription session of ``transcription_session.updated`` (both dialects)."""
-        data = copy.deepcopy(self.data)
-        data.pop("temperature", None)
+        data = without_beta_only(copy.deepcopy(self.data))
         data.pop("expires_at", None)
         out = session_to_beta(data)
         out["object"] = "realtime.transcription_session"
@@ -320,8 +325,7 @@ class SessionConfig:
             if self.type == "realtime":
                 out["temperature"] = temperature if temperature is not None else DEFAULT_TEMPERATURE
             return out
-        data.pop("temperature", None)
-        return data
+        return without_beta_only(data)
 
 
 # --- friendly keyword builder for clients --------------------------------------------------------
