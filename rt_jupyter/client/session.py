@@ -36,6 +36,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from ..audio import decode_audio, get_format
 from ..config import Settings, resolve_settings, scrub
 from ..core.dispatch import Dispatcher, events_since
+from ..core.tools import (
+    DEFAULT_TOOL_TIMEOUT,
+    Tool,
+    ToolResult,
+    ToolRunner,
+    function_tool,
+    tool_schemas,
+)
 from ..lint import check_incoming, check_outgoing
 from ..log import EventLog
 from ..protocol import (
@@ -118,7 +126,7 @@ class RealtimeSession:
         reconnect: bool = True,
         max_reconnect_attempts: int = 8,
         backoff: tuple[float, float] = (0.1, 5.0),
-        tool_timeout: float = 60.0,
+        tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
     ) -> None:
         self.settings = settings
         self.dialect = settings.dialect
@@ -128,7 +136,6 @@ class RealtimeSession:
         self.reconnect = reconnect
         self.max_reconnect_attempts = max_reconnect_attempts
         self.backoff = backoff
-        self.tool_timeout = tool_timeout
         self.conn = RealtimeConnection("client", self.dialect)
         self.replies: list[Reply] = []
         #: What the user sent with say()/send_audio(), in order (for record and replay).
@@ -141,7 +148,11 @@ class RealtimeSession:
         self._supervisor: asyncio.Task[None] | None = None
         self._outbox: list[dict[str, Any]] = []
         self._config: dict[str, Any] = {}
-        self._tools: dict[str, Any] = {}
+        self._tools: dict[str, Tool] = {}
+        self._tool_runner = ToolRunner(
+            self._tools, self._tools_ready, timeout=tool_timeout, on_result=self._tool_result
+        )
+        self._tool_waits: dict[str, _Pending] = {}  # replies whose tool calls are running
         self._events = Dispatcher(on_error=self._callback_failed, spawn=self._spawn)
         self._claims: deque[_Pending] = deque()
         self._generation = 0
@@ -343,6 +354,8 @@ class RealtimeSession:
         futures: list[asyncio.Future[Any]] = [p.future for p in self._claims]
         futures += [p.future for p in self._active.values()]
         futures += [f for _, f in self._requests.values()]
+        futures += [p.future for p in self._tool_waits.values()]
+        self._tool_waits.clear()
         self._claims.clear()
         self._active.clear()
         for future in futures:
@@ -361,6 +374,7 @@ class RealtimeSession:
                 await asyncio.wait_for(self._supervisor, 10)
         for task in list(self._tasks):
             task.cancel()
+        self._tool_runner.close()
         if self._fatal is None:
             self._fail(ConnectionLostError("the session was closed"))
         self.log.close()
@@ -396,6 +410,8 @@ class RealtimeSession:
             self._on_response_created(event, t)
         elif kind == "response.done":
             self._on_response_done(event, t)
+        elif kind == "response.function_call_arguments.done":
+            self._on_arguments_done(event)
         elif kind.startswith("response.") and "response_id" in event.data:
             self._on_response_delta(event, t)
         elif kind == "input_audio_buffer.speech_started":
@@ -513,70 +529,96 @@ class RealtimeSession:
         reply.t_done = t
         conv = self.conn.conversation
         reply.items = [conv.get(str(o.get("id"))) or Item(o) for o in response.get("output") or []]
-        calls = [i for i in reply.items if i.type == "function_call"]
-        if calls and reply.status == "completed" and all(c.name in self._tools for c in calls):
-            self._spawn(self._run_tools(pending, calls))
-        elif not pending.future.done():
-            pending.future.set_result(reply)
+        calls = [
+            (str(i.call_id), str(i.name), i.arguments)
+            for i in reply.items
+            if i.type == "function_call"
+        ]
+        rid = str(response.get("id"))
+        self._tool_waits[rid] = pending  # before: the runner may be ready at once
+        if not self._tool_runner.response_done(rid, reply.status, calls):
+            del self._tool_waits[rid]
+            if not pending.future.done():
+                pending.future.set_result(reply)
 
     # --- tools -----------------------------------------------------------------------------------
 
+    @property
+    def tool_timeout(self) -> float:
+        """Seconds each tool call may take; a call that takes longer answers the model with a
+        timeout error (default 30)."""
+        return self._tool_runner.timeout
+
+    @tool_timeout.setter
+    def tool_timeout(self, value: float) -> None:
+        self._tool_runner.timeout = value
+
     def tool(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Register a Python function as a tool (decorator); it takes effect on the server with
-        the next :meth:`update` (``connect(tools=[...])`` and ``update(tools=[...])`` do both)."""
-        from ..jupyter.tools import function_tool
+        the next :meth:`update` (``connect(tools=[...])`` and ``update(tools=[...])`` do both).
 
+        Calls run as soon as the model has given their arguments (sync functions in a worker
+        thread, ``async def`` ones on this loop), each within :attr:`tool_timeout`; their outputs
+        and one follow-up ``response.create`` are sent when the response that made them is done.
+        """
         spec = function_tool(fn)
         self._tools[spec.name] = spec
         return fn
 
     def _tool_schemas(self, tools: Sequence[Any]) -> list[dict[str, Any]]:
-        from ..jupyter.tools import function_tool
+        return tool_schemas(tools, self._tools, where="tools")
 
-        schemas = []
-        for tool in tools:
-            if isinstance(tool, Mapping):
-                schemas.append(dict(tool))
-            else:
-                spec = function_tool(tool)
-                self._tools[spec.name] = spec
-                schemas.append(spec.schema)
-        return schemas
+    def _on_arguments_done(self, event: Event) -> None:
+        name = event.get("name")
+        if not name:
+            item = self.conn.conversation.get(str(event.get("item_id", "")))
+            name = item.name if item is not None else ""
+        self._tool_runner.call_done(
+            str(event.get("call_id") or ""),
+            str(name or ""),
+            str(event.get("arguments") or ""),
+            str(event.get("response_id") or ""),
+        )
 
-    async def _run_tools(self, pending: _Pending, calls: list[Item]) -> None:
-        from ..jupyter.tools import tool_output
+    def _tool_result(self, result: ToolResult) -> None:
+        if result.error is not None:
+            log.warning("tool %s raised %s", result.name, result.error)
+            self.log.note("rt.tool_error", name=result.name, error=result.error)
 
-        records = []
-        for call in calls:
-            spec = self._tools[str(call.name)]
-            record = ToolCallRecord(str(call.name), str(call.call_id), call.arguments)
-            start = time.perf_counter()
-            try:
-                result = spec.call(call.arguments)
-                if inspect.isawaitable(result):
-                    result = await asyncio.wait_for(result, self.tool_timeout)
-                record.output = tool_output(result)
-            except Exception as exc:  # goes back to the model, and to the log
-                record.error = f"{type(exc).__name__}: {exc}"
-                record.output = json.dumps({"error": record.error})
-                log.warning("tool %s raised %s", call.name, record.error)
-                self.log.note("rt.tool_error", name=call.name, error=record.error)
-            record.seconds = time.perf_counter() - start
-            records.append(record)
-            self.send(
-                build(
-                    "conversation.item.create",
-                    item=function_call_output_item(str(call.call_id), record.output or ""),
+    def _tools_ready(self, response_id: str, results: list[ToolResult], follow_up: bool) -> None:
+        """The tool calls of a finished response are answered: send the outputs, then ask for
+        the next response (or hand the reply over when there is none to ask for)."""
+        pending = self._tool_waits.pop(response_id, None)
+        records = [
+            ToolCallRecord(r.name, r.call_id, r.arguments, r.output, r.error, r.seconds)
+            for r in results
+        ]
+        try:
+            for result in results:
+                self.send(
+                    build(
+                        "conversation.item.create",
+                        item=function_call_output_item(result.call_id, result.output),
+                    )
                 )
-            )
-        loop = asyncio.get_running_loop()
+        except ConnectionLostError as exc:  # the session ended meanwhile
+            if pending is not None and not pending.future.done():
+                pending.future.set_exception(exc)
+                pending.future.exception()
+            return
+        if pending is None:
+            return
+        if not follow_up:
+            pending.reply.tool_calls = [*pending.reply.tool_calls, *records]
+            if not pending.future.done():
+                pending.future.set_result(pending.reply)
+            return
         follow = Reply(
             t_request=time.perf_counter(),
             tool_calls=[*pending.reply.tool_calls, *records],
             previous=[*pending.reply.previous, pending.reply],
         )
         self._request_response(_Pending(follow, pending.future, {}), {})
-        del loop
 
     # --- sending ---------------------------------------------------------------------------------
 

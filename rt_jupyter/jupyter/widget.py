@@ -32,13 +32,21 @@ import pathlib
 import threading
 import time
 from array import array
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import anywidget
 import traitlets as t
 
 from ..core.dispatch import Dispatcher, events_since
+from ..core.tools import (
+    DEFAULT_TOOL_TIMEOUT,
+    Tool,
+    ToolResult,
+    ToolRunner,
+    function_tool,
+    tool_schemas,
+)
 from ..frames import code_blocks as find_code_blocks
 from ..log import EventLog
 from ..protocol import (
@@ -54,7 +62,6 @@ from ..protocol import (
     user_text_item,
 )
 from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote
-from .tools import Tool, function_tool, tool_output
 
 __all__ = ["VoiceChat"]
 
@@ -228,6 +235,11 @@ class VoiceChat(anywidget.AnyWidget):
         default_value="auto",
         help="Where the browser gets its ephemeral key: 'auto' (server extension, then kernel).",
     ).tag(sync=True)
+    tool_timeout = t.Float(
+        DEFAULT_TOOL_TIMEOUT,
+        help="Seconds each tool call may take; a call that takes longer answers the model with "
+        "a timeout error.",
+    )
     camera = t.Bool(False, help="Show a button that sends a camera snapshot.").tag(sync=True)
     _instance = t.Unicode(
         help="Identifies this widget to its front end (views share one call per widget)."
@@ -256,7 +268,8 @@ class VoiceChat(anywidget.AnyWidget):
         tools: Iterable[Callable[..., Any] | Mapping[str, Any] | Tool] = (),
         **kwargs: Any,
     ) -> None:
-        self._tool_impls: dict[str, Callable[..., Any]] = {}
+        self._tools: dict[str, Tool] = {}
+        self._tool_runner = ToolRunner(self._tools, self._tools_ready, on_result=self._tool_result)
         self._ice_secret: list[dict[str, Any]] = []
         self._ready = False
         self._outbox: list[dict[str, Any]] = []
@@ -281,8 +294,6 @@ class VoiceChat(anywidget.AnyWidget):
         self.log.subscribe(self._on_logged)
         self.connection = RealtimeConnection("client", Dialect.GA, validate_outgoing=True)
         self._events = Dispatcher(on_error=self._callback_failed)
-        self._handled_calls: set[str] = set()
-        self._followups: dict[str, dict[str, Any]] = {}
         self._transcript_prefix: list[dict[str, Any]] = []
         self._code_prefix: list[str] = []
         self._calls = 0
@@ -334,38 +345,10 @@ class VoiceChat(anywidget.AnyWidget):
         return value
 
     def _tool_schemas(self, entries: Iterable[Any]) -> list[dict[str, Any]]:
-        if not isinstance(entries, list | tuple):
-            raise t.TraitError(
-                f"VoiceChat.tools must be a list of Python functions or tool schemas, not "
-                f"{type(entries).__name__}"
-            )
-        schemas: list[dict[str, Any]] = []
-        for entry in entries:
-            if isinstance(entry, Tool):
-                schemas.append(entry.schema)
-                self._tool_impls[entry.name] = entry.call
-            elif isinstance(entry, Mapping):
-                if entry.get("type", "function") == "function" and not entry.get("name"):
-                    raise t.TraitError(
-                        f"VoiceChat.tools: a tool schema needs a 'name': {dict(entry)!r}"
-                    )
-                schemas.append({"type": "function", **dict(entry)})
-            elif callable(entry):
-                tool = function_tool(entry)
-                schemas.append(tool.schema)
-                self._tool_impls[tool.name] = tool.call
-            else:
-                raise t.TraitError(
-                    "VoiceChat.tools: pass Python functions, tool schema dicts or "
-                    f"rt_jupyter.function_tool(fn) results, not {type(entry).__name__}"
-                )
-        names = [s.get("name") for s in schemas]
-        duplicates = sorted({n for n in names if n and names.count(n) > 1})
-        if duplicates:
-            raise t.TraitError(f"VoiceChat.tools: duplicate tool name(s) {duplicates}")
-        for name in [n for n in self._tool_impls if n not in names]:
-            del self._tool_impls[name]  # a tool that was removed is no longer run
-        return schemas
+        try:
+            return tool_schemas(entries, self._tools, where="VoiceChat.tools")
+        except (TypeError, ValueError) as exc:
+            raise t.TraitError(str(exc)) from None
 
     def _refresh_session(self) -> dict[str, Any]:
         session = self._build_session()
@@ -409,6 +392,14 @@ class VoiceChat(anywidget.AnyWidget):
         groups.append(current)
         self.send(*[build("session.update", session=g) for g in groups])
 
+    @t.validate("tool_timeout")
+    def _check_tool_timeout(self, proposal: Any) -> float:
+        try:
+            self._tool_runner.timeout = proposal["value"]
+        except ValueError as exc:
+            raise t.TraitError(f"VoiceChat.{exc}") from None
+        return float(proposal["value"])
+
     def _on_ice(self, change: Mapping[str, Any]) -> None:
         self._push_ice()
 
@@ -444,12 +435,14 @@ class VoiceChat(anywidget.AnyWidget):
         ``@chat.tool`` or ``@chat.tool(name="weather")``. The function runs in the kernel when
         the model calls it; its return value (JSON-encoded unless a string) goes back to the
         model, and the model answers with it. Exceptions go back as ``{"error": ...}``.
+        Calls start as soon as their arguments are complete (sync functions in a worker thread,
+        so the kernel stays responsive); each has :attr:`tool_timeout` seconds. The outputs and
+        one ``response.create`` go out when the response that made the calls is done.
         """
 
         def register(f: F) -> F:
             tool = function_tool(f, name=name, description=description)
             kept = [s for s in self.tools if s.get("name") != tool.name]
-            self._tool_impls[tool.name] = tool.call
             self.tools = [*kept, tool]
             return f
 
@@ -457,88 +450,32 @@ class VoiceChat(anywidget.AnyWidget):
             return register(fn)
         return register
 
-    def _run_tool(self, call_id: str, name: str, arguments: str, response_id: str | None) -> None:
-        if call_id in self._handled_calls or name not in self._tool_impls:
-            return
-        self._handled_calls.add(call_id)
-        follow = self._followups.setdefault(
-            response_id or "", {"pending": 0, "sent": 0, "done": False}
-        )
-        follow["pending"] += 1
-        started = time.perf_counter()
-        try:
-            result = self._tool_impls[name](arguments)
-        except Exception as exc:
-            self._tool_failed(call_id, name, exc, response_id)
-            return
-        if isinstance(result, Awaitable):
-            loop = _running_loop()
-            if loop is None:
-                try:
-                    result = asyncio.run(_await(result))
-                except Exception as exc:
-                    self._tool_failed(call_id, name, exc, response_id)
-                    return
-            else:
-                task = asyncio.ensure_future(result, loop=loop)
-                task.add_done_callback(
-                    lambda task: self._tool_task_done(task, call_id, name, response_id, started)
-                )
-                return
-        self._tool_result(call_id, name, tool_output(result), response_id, started)
-
-    def _tool_task_done(
-        self,
-        task: asyncio.Future[Any],
-        call_id: str,
-        name: str,
-        response_id: str | None,
-        started: float,
-    ) -> None:
-        exc = task.exception()
-        if exc is not None:
-            self._tool_failed(call_id, name, exc, response_id)
+    def _tool_result(self, result: ToolResult) -> None:
+        if result.error is not None:
+            self.log.note(
+                "rt.tool_error", name=result.name, call_id=result.call_id, error=result.error
+            )
         else:
-            self._tool_result(call_id, name, tool_output(task.result()), response_id, started)
-
-    def _tool_failed(
-        self, call_id: str, name: str, exc: BaseException, response_id: str | None
-    ) -> None:
-        logger.warning("tool %s failed: %r", name, exc, exc_info=exc)
-        self.log.note("rt.tool_error", name=name, call_id=call_id, error=repr(exc))
-        output = json.dumps({"error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False)
-        self._tool_result(call_id, name, output, response_id, None)
-
-    def _tool_result(
-        self, call_id: str, name: str, output: str, response_id: str | None, started: float | None
-    ) -> None:
-        if started is not None:
             self.log.note(
                 "rt.tool_result",
-                name=name,
-                call_id=call_id,
-                seconds=round(time.perf_counter() - started, 6),
+                name=result.name,
+                call_id=result.call_id,
+                seconds=round(result.seconds, 6),
             )
-        follow = self._followups.setdefault(
-            response_id or "", {"pending": 1, "sent": 0, "done": False}
-        )
-        follow["pending"] -= 1
-        follow["sent"] += 1
+
+    def _tools_ready(self, response_id: str, results: list[ToolResult], follow_up: bool) -> None:
+        """The calls of a finished response are answered: their outputs, then one
+        ``response.create``, go out together."""
+        events = [
+            build("conversation.item.create", item=function_call_output_item(r.call_id, r.output))
+            for r in results
+        ]
+        if follow_up:
+            events.append(build("response.create"))
         try:
-            self.send(
-                build("conversation.item.create", item=function_call_output_item(call_id, output))
-            )
+            self.send(*events)
         except RuntimeError as exc:  # the call ended meanwhile
             self.log.note("rt.warning", message=f"tool output not sent: {exc}")
-            return
-        self._maybe_follow_up(response_id or "")
-
-    def _maybe_follow_up(self, response_id: str) -> None:
-        follow = self._followups.get(response_id)
-        if follow and follow["done"] and follow["pending"] == 0 and follow["sent"]:
-            del self._followups[response_id]
-            if self.status == "connected":
-                self.send(build("response.create"))
 
     # --- events from the browser ------------------------------------------------------------------
 
@@ -683,34 +620,28 @@ class VoiceChat(anywidget.AnyWidget):
             except ValueError:
                 chosen = Dialect.GA
             self.connection = RealtimeConnection("client", chosen)
-            self._handled_calls.clear()
-            self._followups.clear()
+            self._tool_runner.reset()
 
     def _dispatch(self, event: Event) -> bool:
         kind = event.kind
         if kind == "response.function_call_arguments.done":
-            self._run_tool(
+            self._tool_runner.call_done(
                 str(event.get("call_id", "")),
                 str(event.get("name") or self._call_name(event)),
                 str(event.get("arguments") or ""),
-                event.get("response_id"),
+                str(event.get("response_id") or ""),
             )
         elif kind == "response.done":
             response = event.get("response") or {}
-            rid = str(response.get("id") or "")
-            for item in response.get("output") or ():
-                if isinstance(item, dict) and item.get("type") == "function_call":
-                    self._run_tool(
-                        str(item.get("call_id", "")),
-                        str(item.get("name", "")),
-                        str(item.get("arguments") or ""),
-                        rid,
-                    )
+            calls = [
+                (str(o.get("call_id", "")), str(o.get("name", "")), str(o.get("arguments") or ""))
+                for o in response.get("output") or ()
+                if isinstance(o, dict) and o.get("type") == "function_call"
+            ]
             self._add_usage(response.get("usage"))
-            follow = self._followups.get(rid)
-            if follow is not None:
-                follow["done"] = True
-                self._maybe_follow_up(rid)
+            self._tool_runner.response_done(
+                str(response.get("id") or ""), response.get("status"), calls
+            )
         self._events.dispatch(event)
         return kind in _TRANSCRIPT_KINDS
 
@@ -972,6 +903,7 @@ class VoiceChat(anywidget.AnyWidget):
             self.hangup()
         if hasattr(self, "_events"):  # ipywidgets may close a widget whose __init__ failed
             self._events.close()
+            self._tool_runner.close()
         super().close()
 
 
@@ -983,10 +915,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-async def _await(value: Awaitable[Any]) -> Any:
-    return await value
 
 
 _PERMISSIONS: Final = frozenset({"granted", "denied", "prompt", "unknown"})

@@ -4,7 +4,9 @@ event names select the same events on a GA and on a beta session."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -73,3 +75,81 @@ async def test_events_iterates_normalized_kinds_and_ends_on_close(
     await asyncio.wait_for(consumer, 30)
     assert "response.output_text.delta" in kinds and "response.done" in kinds
     assert "response.text.delta" not in kinds
+
+
+# --- tools: one run policy through the kernel client ---------------------------------------------
+
+RELEASE = threading.Event()
+
+
+def weather(city: str) -> dict[str, Any]:
+    """Current weather in a city."""
+    return {"city": city, "sky": "clear", "thread": threading.current_thread().name}
+
+
+async def clock(city: str) -> str:
+    """Local time in a city."""
+    await asyncio.sleep(0.01)
+    return f"It is noon in {city}."
+
+
+def broken(city: str) -> str:
+    """A tool that fails."""
+    raise RuntimeError(f"no data for {city}")
+
+
+def stuck(city: str) -> str:
+    """A tool that never finishes in time."""
+    RELEASE.wait(60)
+    return "too late"
+
+
+@pytest.fixture
+def release_stuck() -> Iterator[None]:
+    RELEASE.clear()
+    yield
+    RELEASE.set()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_tools_sync_async_raising_and_slow(
+    service: LocalRealtimeService, dialect: str, release_stuck: None
+) -> None:
+    tools = [weather, clock, broken, stuck]
+    async with _connect(service, dialect, modalities="text", tools=tools) as session:
+        session.tool_timeout = 0.5
+        reply = await session.say("what is the weather in paris", timeout=60)
+        (call,) = reply.tool_calls
+        output = json.loads(call.output or "")
+        assert call.name == "weather" and output["city"] == "paris" and call.error is None
+        assert output["thread"].startswith("rtj-tool")  # a worker thread, not the event loop
+        assert "clear" in reply.text and reply.previous
+        reply = await session.say("what does the clock say in tokyo", timeout=60)
+        assert reply.tool_calls[0].output == "It is noon in tokyo."
+        assert "noon in tokyo" in reply.text
+        reply = await session.say("use the broken tool for rome", timeout=60)
+        call = reply.tool_calls[0]
+        assert json.loads(call.output or "") == {"error": "RuntimeError: no data for rome"}
+        assert call.error == "RuntimeError: no data for rome"
+        assert "no data for rome" in reply.text  # the error went back to the model
+        reply = await session.say("use the stuck tool for lima", timeout=60)
+        call = reply.tool_calls[0]
+        assert json.loads(call.output or "") == {
+            "error": "TimeoutError: stuck did not finish within 0.5 s"
+        }
+        assert "did not finish" in reply.text
+        assert session.log.count("rt.tool_error") == 2
+        outputs = [i for i in session.conversation.items if i.type == "function_call_output"]
+        assert len(outputs) == 4
+        requests = [r for r in session.log if r.direction == "out" and r.kind == "response.create"]
+        assert len(requests) == 8  # one per say() and one follow-up per tool turn
+
+
+async def test_tool_settings_are_checked(service: LocalRealtimeService) -> None:
+    async with _connect(service, "ga", modalities="text") as session:
+        with pytest.raises(ValueError, match="tool_timeout"):
+            session.tool_timeout = -1
+        with pytest.raises(TypeError, match=r"function_tool\(fn\) results, not int"):
+            await session.update(tools=[5])
+        with pytest.raises(ValueError, match="needs a 'name'"):
+            await session.update(tools=[{"description": "nameless"}])

@@ -239,9 +239,10 @@ def test_python_tool_runs_and_model_gets_result() -> None:
     front.start_call()
     turn = function_call_turn()
     front.events(*turn[:3])
-    assert calls == ["paris"]
-    out = front.outgoing()
-    assert out == [
+    assert calls == ["paris"]  # run at arguments.done...
+    assert front.outgoing() == []  # ...but nothing is sent while the response is active
+    front.events(turn[3])  # response.done: the output, then the follow-up response
+    assert front.outgoing() == [
         {
             "type": "conversation.item.create",
             "item": {
@@ -249,10 +250,9 @@ def test_python_tool_runs_and_model_gets_result() -> None:
                 "call_id": "call_1",
                 "output": "sunny in paris",
             },
-        }
+        },
+        {"type": "response.create"},
     ]
-    front.events(turn[3])  # response.done: now the follow-up response
-    assert front.outgoing()[-1] == {"type": "response.create"}
     front.events(*function_call_turn())  # the same call again is not run twice
     assert calls == ["paris"]
     assert chat.usage["responses"] == 2 and chat.usage["total_tokens"] == 24
