@@ -44,6 +44,8 @@ from ..core.tools import (
     function_tool,
     tool_schemas,
 )
+from ..core.transcript import transcript_entries
+from ..core.usage import add_usage
 from ..lint import check_incoming, check_outgoing
 from ..log import EventLog
 from ..protocol import (
@@ -164,6 +166,7 @@ class RealtimeSession:
         self._speech: dict[str, list[int | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen_types: set[str] = set()
+        self._usage: dict[str, int] = {}
 
     # --- connecting --------------------------------------------------------------------------
 
@@ -185,6 +188,19 @@ class RealtimeSession:
     def conversation(self) -> Conversation:
         """The conversation as the client mirrors it (continues across reconnects)."""
         return self.conn.conversation
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Token totals over every response so far (``responses``, ``input_tokens``,
+        ``output_tokens``, ``total_tokens``, and the text/audio split of each side); ``{}``
+        before the first."""
+        return dict(self._usage)
+
+    @property
+    def transcript(self) -> list[dict[str, str]]:
+        """``[{"role", "text", "item_id"}, ...]`` for every message with text, in order (the
+        same entries as ``VoiceChat.transcript``)."""
+        return transcript_entries(self.conn.conversation)
 
     @property
     def session_config(self) -> dict[str, Any]:
@@ -519,6 +535,8 @@ class RealtimeSession:
 
     def _on_response_done(self, event: Event, t: float) -> None:
         response = event.get("response") or {}
+        if isinstance(response.get("usage"), Mapping):
+            self._usage = add_usage(self._usage, response["usage"])
         pending = self._active.pop(str(response.get("id")), None)
         if pending is None:
             return

@@ -47,6 +47,8 @@ from ..core.tools import (
     function_tool,
     tool_schemas,
 )
+from ..core.transcript import transcript_entries
+from ..core.usage import add_usage
 from ..frames import code_blocks as find_code_blocks
 from ..log import EventLog
 from ..protocol import (
@@ -659,18 +661,8 @@ class VoiceChat(anywidget.AnyWidget):
         return item.name or "" if item is not None else ""
 
     def _add_usage(self, usage: Any) -> None:
-        if not isinstance(usage, dict):
-            return
-        totals = dict(self.usage)
-        totals["responses"] = int(totals.get("responses", 0)) + 1
-        for key in ("input_tokens", "output_tokens", "total_tokens"):
-            totals[key] = int(totals.get(key, 0)) + int(usage.get(key) or 0)
-        for side in ("input_token_details", "output_token_details"):
-            details = usage.get(side) or {}
-            for key in ("text_tokens", "audio_tokens"):
-                name = f"{side.split('_')[0]}_{key}"
-                totals[name] = int(totals.get(name, 0)) + int(details.get(key) or 0)
-        self.usage = totals
+        if isinstance(usage, Mapping):
+            self.usage = add_usage(self.usage, usage)
 
     def _schedule_transcript_sync(self) -> None:
         """Sync the ``transcript`` trait at most every ``_TRANSCRIPT_INTERVAL`` seconds: each
@@ -689,11 +681,7 @@ class VoiceChat(anywidget.AnyWidget):
             self._update_transcript()
 
     def _update_transcript(self) -> None:
-        entries = [
-            {"role": role, "text": text, "item_id": item_id}
-            for role, text, item_id in self.conversation.transcript()
-        ]
-        transcript = self._transcript_prefix + entries
+        transcript = self._transcript_prefix + transcript_entries(self.conversation)
         if transcript != self.transcript:
             self.transcript = transcript
 
