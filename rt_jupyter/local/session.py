@@ -10,14 +10,11 @@ WebRTC data channel). For WebRTC the audio goes to an :class:`AudioOutput` track
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures
 import contextlib
 import functools
 import logging
 import re
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -41,6 +38,7 @@ from ..protocol import (
 from ..protocol.conversation import Item
 from .engines.responder import ContextItem, EchoResponder, Reply, Responder
 from .engines.vad import SileroStream
+from .vad_scheduler import VadScheduler
 
 __all__ = ["AudioOutput", "Engines", "LocalSession", "SessionOptions", "Transport"]
 
@@ -51,121 +49,6 @@ _WORDS = re.compile(r"\S+\s*")
 #: Longest input audio kept for a manual (push-to-talk) WebRTC turn.
 MAX_MANUAL_BUFFER_MS = 5 * 60 * 1000
 _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
-
-
-class VadScheduler:
-    """Runs the turn detection of every session on one event loop in batches: the audio
-    submitted during a loop iteration is decoded, resampled and cut into VAD frames per session,
-    the frames are scored together (one model call per round; a session with several frames
-    takes part in several rounds, in order), then each session steps its detector.
-
-    Small rounds run inline (a thread hop would cost more than the work). From
-    :attr:`OFFLOAD_CHUNKS` chunks of audio on (a loaded service: ~100 streaming sessions), they
-    run on the VAD thread: the model (onnxruntime) and the resampler (soxr) release the GIL, so
-    the loop keeps serving sockets while they run, on the other core. The thread takes rounds in
-    the order they were submitted (and while any is in flight, small rounds go there too), so
-    each session's audio is framed and scored, and its turns stepped, in order."""
-
-    OFFLOAD_CHUNKS = 24
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.pending: dict[tuple[LocalSession, Any], list[Samples | tuple[bytes, str]]] = {}
-        self.scheduled = False
-        self.in_flight = 0  # rounds submitted to the VAD thread and not yet applied
-        self.batches = 0
-        self.frames = 0
-        self.offloaded = 0  # rounds scored on the VAD thread
-
-    @classmethod
-    def for_loop(cls) -> VadScheduler:
-        loop = asyncio.get_running_loop()
-        scheduler = _SCHEDULERS.get(loop)
-        if scheduler is None:
-            scheduler = _SCHEDULERS[loop] = cls(loop)
-        return scheduler
-
-    def submit(
-        self, session: LocalSession, detector: Any, audio: Samples | tuple[bytes, str]
-    ) -> None:
-        """Queue input audio of ``session``: float32 samples at 24 kHz, or (wire bytes, format)."""
-        self.pending.setdefault((session, detector), []).append(audio)
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.call_soon(self.tick)
-
-    def tick(self) -> None:
-        self.scheduled = False
-        pending, self.pending = self.pending, {}
-        if not pending:
-            return
-        if not self.in_flight and sum(map(len, pending.values())) < self.OFFLOAD_CHUNKS:
-            self._apply(self._score(pending))
-            return
-        self.in_flight += 1
-        self.offloaded += 1
-        _vad_thread().submit(self._score, pending).add_done_callback(self._scored)
-
-    def _scored(self, done: concurrent.futures.Future[Any]) -> None:  # on the VAD thread
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            self.loop.call_soon_threadsafe(self._finish, done)
-
-    def _finish(self, done: concurrent.futures.Future[Any]) -> None:
-        self.in_flight -= 1
-        self._apply(done.result())
-
-    def _score(
-        self, pending: dict[tuple[LocalSession, Any], list[Samples | tuple[bytes, str]]]
-    ) -> dict[tuple[LocalSession, Any], list[float]]:
-        queues: dict[tuple[LocalSession, Any], collections.deque[Samples]] = {}
-        for key, chunks in pending.items():
-            session, detector = key
-            try:
-                pieces = [
-                    c if isinstance(c, np.ndarray) else session.input_samples(*c) for c in chunks
-                ]
-                frames = detector.frames(pieces[0] if len(pieces) == 1 else np.concatenate(pieces))
-            except Exception:  # one session's failure must not stop the others
-                log.exception("input audio of a session could not be prepared for the VAD")
-                continue
-            if len(frames):
-                queues[key] = collections.deque(frames)
-        scores: dict[tuple[LocalSession, Any], list[float]] = {key: [] for key in queues}
-        while queues:
-            by_batch: dict[Any, list[tuple[tuple[LocalSession, Any], Samples]]] = {}
-            for key, queue in list(queues.items()):
-                by_batch.setdefault(key[1].vad.batch, []).append((key, queue.popleft()))
-                if not queue:
-                    del queues[key]
-            for batch, entries in by_batch.items():
-                probabilities = batch.run([(key[1].vad, frame) for key, frame in entries])
-                self.batches += 1
-                self.frames += len(entries)
-                for (key, _), probability in zip(entries, probabilities, strict=True):
-                    scores[key].append(probability)
-        return scores
-
-    def _apply(self, scores: dict[tuple[LocalSession, Any], list[float]]) -> None:
-        for (session, detector), probabilities in scores.items():
-            try:
-                session.apply_turns(detector, probabilities)
-            except Exception:  # one session's failure must not stop the others
-                log.exception("turn handling failed")
-
-
-_VAD_THREAD: list[concurrent.futures.ThreadPoolExecutor] = []
-
-
-def _vad_thread() -> concurrent.futures.ThreadPoolExecutor:
-    """The thread large VAD batches run on (one for the process, created when first needed)."""
-    if not _VAD_THREAD:
-        _VAD_THREAD.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtj-vad"))
-    return _VAD_THREAD[0]
-
-
-_SCHEDULERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, VadScheduler] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class Transport(Protocol):

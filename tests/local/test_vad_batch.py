@@ -13,7 +13,8 @@ from rt_jupyter.audio import float32_to_pcm16
 from rt_jupyter.local.engines import ServerVadTurnDetector, SileroVad
 from rt_jupyter.local.engines.vad import SileroBatch
 from rt_jupyter.local.service import LocalRealtimeService
-from rt_jupyter.local.session import Engines, VadScheduler
+from rt_jupyter.local.session import Engines
+from rt_jupyter.local.vad_scheduler import VadScheduler
 from tests.local.conftest import ws_connect
 from tests.speech import speech_clip
 
