@@ -63,6 +63,7 @@ from ..protocol import (
     session_update,
     user_text_item,
 )
+from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
 from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote
 
 __all__ = ["VoiceChat"]
@@ -70,7 +71,7 @@ __all__ = ["VoiceChat"]
 logger = logging.getLogger("rt_jupyter.widget")
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-_MAX_DC_MESSAGE: Final = 60_000  # bytes; a data-channel message over ~64 KiB can close it
+_MAX_DC_MESSAGE: Final = DATA_CHANNEL_MAX_MESSAGE_BYTES  # a larger message can close it
 _TRANSCRIPT_INTERVAL: Final = 0.1  # seconds between syncs of the transcript trait
 _DEFAULT_AUDIO_CONSTRAINTS: Final = {
     "echoCancellation": True,
