@@ -10,17 +10,20 @@ error. Known bugs are strict xfails whose reason says what goes wrong and how to
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import enum
 import inspect
 import json
 import math
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import anywidget
 import numpy as np
+import numpy.typing as npt
 import pytest
 import pytest_asyncio
 import traitlets
@@ -178,12 +181,97 @@ SAMPLES = ARRAYS | ANY
 BYTES = st.binary(max_size=200) | ANY
 
 
-def only_value_or_type_errors(fn: Callable[[], Any]) -> None:
+_REFUSED = object()
+
+
+def result_or_refused(fn: Callable[[], Any]) -> Any:
+    """``fn()``'s result, or ``_REFUSED`` for a ValueError/TypeError with a clean message."""
     try:
-        fn()
+        return fn()
     except (ValueError, TypeError) as exc:
         assert str(exc), f"{type(exc).__name__} without a message"
         assert not hard_leaks(str(exc)), str(exc)
+        return _REFUSED
+
+
+#: (sample rate, bytes per sample) of each format, from the Realtime API reference.
+_WIRE = {"pcm16": (24000, 2), "g711_ulaw": (8000, 1), "g711_alaw": (8000, 1)}
+_MIME = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+
+
+def _wire_name(fmt: Any) -> str:
+    """The beta name of a format the code under test accepted."""
+    name = fmt.get("type") if isinstance(fmt, Mapping) else fmt  # GA: {"type": "audio/pcm"}
+    key = name.strip().lower() if isinstance(name, str) else None
+    key = _MIME.get(key, key) if key is not None else None
+    assert key is not None and key in _WIRE, f"accepted an unknown audio format {fmt!r}"
+    return key
+
+
+def _wire_of(fmt: Any) -> tuple[int, int]:
+    """The (rate, width) of a format the code under test accepted."""
+    return _WIRE[_wire_name(fmt)]
+
+
+def _n_bytes(data: Any) -> int:
+    return memoryview(data).nbytes
+
+
+def _as_int16(samples: Any) -> npt.NDArray[np.int16]:
+    """int16 samples as given: an array, or little-endian pcm16 bytes."""
+    if isinstance(samples, bytes | bytearray | memoryview):
+        return np.frombuffer(bytes(samples), dtype="<i2").astype(np.int16)
+    assert isinstance(samples, np.ndarray)
+    return samples
+
+
+def _expected_length(n: int, from_rate: int, to_rate: int) -> float:
+    """The resampled length, to be met within half a sample (the duration is kept)."""
+    return n * to_rate / from_rate
+
+
+# --- an ITU-T G.711 reference, written from the standard (not from rt_jupyter.audio) ------------
+
+
+def g711_ulaw_linear(code: int) -> int:
+    """G.711 μ-law decoding: the inverted code's segment ``s`` and mantissa ``m`` give the 14-bit
+    magnitude ``(2m + 33) * 2**s - 33`` (negative when the inverted sign bit is set), as 16 bits."""
+    u = ~code & 0xFF
+    segment, mantissa = (u >> 4) & 7, u & 0x0F
+    magnitude = ((2 * mantissa + 33) << segment) - 33
+    return -4 * magnitude if u & 0x80 else 4 * magnitude
+
+
+def g711_alaw_linear(code: int) -> int:
+    """G.711 A-law decoding: the code XOR 0x55 gives segment ``s`` and mantissa ``m``; the 13-bit
+    magnitude is ``2m + 1`` in segment 0, else ``(2m + 33) * 2**(s - 1)`` (sign bit set: positive),
+    as 16 bits."""
+    a = code ^ 0x55
+    segment, mantissa = (a >> 4) & 7, a & 0x0F
+    magnitude = 2 * mantissa + 1 if segment == 0 else (2 * mantissa + 33) << (segment - 1)
+    return 8 * magnitude if a & 0x80 else -8 * magnitude
+
+
+G711_LEVELS = {
+    "g711_ulaw": np.array([g711_ulaw_linear(c) for c in range(256)], dtype=np.int64),
+    "g711_alaw": np.array([g711_alaw_linear(c) for c in range(256)], dtype=np.int64),
+}
+
+
+def g711_error_bound(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """Largest G.711 round-trip error for int16 samples ``x``: half a quantization step (1/32 of
+    the segment's start, the 4-bit mantissa halving a segment 16 times) plus the bits the
+    encoder drops (2 for μ-law, 3 for A-law); full scale is clipped to the top level, still
+    within it (μ-law tops out at 32124, A-law at 32256)."""
+    return np.abs(x.astype(np.float64)) / 32 + 8
+
+
+def wire_to_float(wire: bytes, fmt: str) -> npt.NDArray[np.float64]:
+    """Wire bytes to samples in [-1, 1) with the reference decoders (little-endian int16 for
+    pcm16, the G.711 levels for the others)."""
+    if fmt == "pcm16":
+        return np.frombuffer(wire, dtype="<i2").astype(np.float64) / 32768
+    return G711_LEVELS[fmt][np.frombuffer(wire, dtype=np.uint8)].astype(np.float64) / 32768
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # huge floats: clipped
@@ -192,20 +280,195 @@ def only_value_or_type_errors(fn: Callable[[], Any]) -> None:
 def test_audio_conversions_random_arguments(
     samples: Any, rate: Any, fmt: Any, data: Any, to_rate: Any
 ) -> None:
-    """encode/decode/resample/G.711/PCM helpers with arbitrary arguments: a result or a
-    ValueError/TypeError with a message, nothing else."""
-    only_value_or_type_errors(lambda: audio.encode_audio(samples, rate, fmt))
-    only_value_or_type_errors(lambda: audio.decode_audio(data, fmt))
-    only_value_or_type_errors(lambda: audio.resample(samples, rate, to_rate))
-    only_value_or_type_errors(lambda: audio.get_format(fmt))
-    only_value_or_type_errors(lambda: audio.ulaw_encode(samples))
-    only_value_or_type_errors(lambda: audio.alaw_decode(data))
-    only_value_or_type_errors(lambda: audio.pcm16_bytes(samples))
-    only_value_or_type_errors(lambda: audio.float32_to_pcm16(samples))
-    only_value_or_type_errors(lambda: audio.pcm16_to_float32(data))
-    only_value_or_type_errors(lambda: audio.Resampler(rate, to_rate).process(samples))
-    only_value_or_type_errors(lambda: list(audio.chunk_audio_events(data, rate, fmt=fmt)))
-    only_value_or_type_errors(lambda: audio.duration_ms(data, fmt))
+    """encode/decode/resample/G.711/PCM helpers with arbitrary arguments: a ValueError/TypeError
+    with a message, or a result of the right type, length and content."""
+    wire = result_or_refused(lambda: audio.encode_audio(samples, rate, fmt))
+    if wire is not _REFUSED:
+        fmt_rate, width = _wire_of(fmt)
+        assert isinstance(wire, bytes) and len(wire) % width == 0, (len(wire), width)
+        n_out = len(wire) // width
+        assert abs(n_out - _expected_length(samples.shape[0], rate, fmt_rate)) <= 0.5, n_out
+
+    decoded = result_or_refused(lambda: audio.decode_audio(data, fmt))
+    if decoded is not _REFUSED:
+        _, width = _wire_of(fmt)
+        assert decoded.dtype == np.float32 and decoded.shape == (_n_bytes(data) // width,)
+        assert ((decoded >= -1) & (decoded < 1)).all()
+        expected = wire_to_float(bytes(data), _wire_name(fmt))
+        assert np.array_equal(decoded.astype(np.float64), expected)
+
+    resampled = result_or_refused(lambda: audio.resample(samples, rate, to_rate))
+    if resampled is not _REFUSED:
+        assert resampled.dtype == samples.dtype.newbyteorder("=") and resampled.ndim == 1
+        n_expected = _expected_length(samples.shape[0], rate, to_rate)
+        assert abs(resampled.shape[0] - n_expected) <= 0.5, (resampled.shape, n_expected)
+        if rate == to_rate:
+            assert np.array_equal(resampled, samples, equal_nan=samples.dtype.kind == "f")
+
+    found = result_or_refused(lambda: audio.get_format(fmt))
+    if found is not _REFUSED:
+        assert (found.sample_rate, found.bytes_per_sample) == _wire_of(fmt)
+
+    ulaw = result_or_refused(lambda: audio.ulaw_encode(samples))
+    if ulaw is not _REFUSED:
+        pcm = _as_int16(samples)
+        assert ulaw.dtype == np.uint8 and ulaw.shape == pcm.shape
+        error = np.abs(G711_LEVELS["g711_ulaw"][ulaw] - pcm.astype(np.int64))
+        assert (error <= g711_error_bound(pcm)).all()
+
+    alaw = result_or_refused(lambda: audio.alaw_decode(data))
+    if alaw is not _REFUSED:
+        codes = np.frombuffer(bytes(data), dtype=np.uint8)
+        assert alaw.dtype == np.int16 and np.array_equal(alaw, G711_LEVELS["g711_alaw"][codes])
+
+    pcm_bytes = result_or_refused(lambda: audio.pcm16_bytes(samples))
+    if pcm_bytes is not _REFUSED:
+        assert isinstance(pcm_bytes, bytes)
+        if isinstance(samples, np.ndarray) and samples.dtype.kind == "f":
+            assert len(pcm_bytes) == 2 * samples.shape[0]
+        else:
+            assert pcm_bytes == _as_int16(samples).astype("<i2").tobytes()
+
+    pcm16 = result_or_refused(lambda: audio.float32_to_pcm16(samples))
+    if pcm16 is not _REFUSED:
+        assert pcm16.dtype == np.int16 and pcm16.shape == samples.shape
+        scaled = np.nan_to_num(
+            samples.astype(np.float64) * 32768, nan=0.0, posinf=32767.0, neginf=-32768.0
+        )
+        assert (np.abs(pcm16 - np.clip(scaled, -32768, 32767)) <= 0.5).all()
+
+    floats = result_or_refused(lambda: audio.pcm16_to_float32(data))
+    if floats is not _REFUSED:
+        assert floats.dtype == np.float32
+        assert np.array_equal(floats * 32768, np.frombuffer(bytes(data), dtype="<i2"))
+
+    streamed = result_or_refused(lambda: audio.Resampler(rate, to_rate).process(samples))
+    if streamed is not _REFUSED:
+        assert streamed.dtype == np.float32
+        if rate == to_rate:
+            assert np.array_equal(streamed, samples, equal_nan=True)
+        else:  # the filter holds some output back until flush()
+            assert streamed.shape[0] <= _expected_length(samples.shape[0], rate, to_rate) + 0.5
+
+    events = result_or_refused(lambda: list(audio.chunk_audio_events(data, rate, fmt=fmt)))
+    if events is not _REFUSED:
+        chunks = [base64.b64decode(e["audio"]) for e in events]
+        assert all(e["type"] == "input_audio_buffer.append" for e in events)
+        assert b"".join(chunks) == bytes(data) and all(len(c) <= rate for c in chunks)
+        assert all(len(c) % _wire_of(fmt)[1] == 0 for c in chunks)
+
+    ms = result_or_refused(lambda: audio.duration_ms(data, fmt))
+    if ms is not _REFUSED:
+        fmt_rate, width = _wire_of(fmt)
+        if isinstance(data, np.ndarray):
+            n_samples = float(data.shape[0])
+        elif isinstance(data, bytes | bytearray | memoryview):
+            n_samples = _n_bytes(data) / width
+        else:
+            n_samples = int(data) / width
+        assert ms == pytest.approx(n_samples * 1000 / fmt_rate)
+
+
+# Real round trips, each against a reference computed here (never by rt_jupyter.audio).
+ROUND_TRIPS = settings(SETTINGS, max_examples=40)
+WIRE_FORMATS = st.sampled_from(["pcm16", "g711_ulaw", "g711_alaw"])
+INT16 = hnp.arrays(np.int16, st.integers(0, 3000))
+
+
+@ROUND_TRIPS
+@given(x=INT16)
+def test_pcm16_round_trip_is_exact(x: npt.NDArray[np.int16]) -> None:
+    """int16 at 24 kHz to pcm16: little-endian int16 bytes, 2 per sample, decoded back exactly."""
+    wire = audio.encode_audio(x, 24000, "pcm16")
+    assert wire == x.astype("<i2").tobytes()
+    back = audio.decode_audio(wire, "pcm16")
+    assert back.dtype == np.float32 and back.shape == x.shape
+    assert np.array_equal(back * 32768, x)
+
+
+@ROUND_TRIPS
+@given(
+    x=hnp.arrays(
+        st.sampled_from([np.float32, np.float64]),
+        st.integers(0, 3000),
+        elements=st.floats(-1, 1, width=32),
+    )
+)
+def test_pcm16_float_round_trip_within_half_a_step(x: npt.NDArray[np.floating[Any]]) -> None:
+    """Float samples in [-1, 1] to pcm16 and back: within half an LSB (1.0 clips to 32767)."""
+    wire = audio.encode_audio(x, 24000, "pcm16")
+    assert len(wire) == 2 * x.shape[0]
+    target = np.clip(x.astype(np.float64) * 32768, -32768, 32767)
+    assert (np.abs(np.frombuffer(wire, dtype="<i2") - target) <= 0.5).all()
+    back = audio.decode_audio(wire, "pcm16").astype(np.float64)
+    assert (np.abs(back - target / 32768) <= 0.5 / 32768).all()
+
+
+@pytest.mark.parametrize("fmt", ["g711_ulaw", "g711_alaw"])
+def test_g711_decoding_matches_the_itu_levels(fmt: str) -> None:
+    """Every code decodes to its G.711 level; long runs too (decoded two codes at a time)."""
+    assert np.array_equal(audio.decode_audio(bytes(range(256)), fmt) * 32768, G711_LEVELS[fmt])
+    codes = np.random.default_rng(11).integers(0, 256, 5001, dtype=np.uint8)
+    for run in (codes, codes[:-1]):  # odd and even lengths
+        decoded = audio.decode_audio(run.tobytes(), fmt)
+        assert np.array_equal(decoded * 32768, G711_LEVELS[fmt][run])
+
+
+@pytest.mark.parametrize("fmt", ["g711_ulaw", "g711_alaw"])
+def test_g711_encoding_of_every_int16_is_within_the_quantization_bound(fmt: str) -> None:
+    """All 65,536 int16 values at 8 kHz: one byte each, decoded level within the G.711 bound,
+    monotonic (a louder sample never gets a quieter level); every level encodes to its own code
+    (μ-law's negative zero, 0x7F, encodes as positive zero, 0xFF)."""
+    x = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16)
+    wire = audio.encode_audio(x, 8000, fmt)
+    assert len(wire) == x.shape[0]
+    level = G711_LEVELS[fmt][np.frombuffer(wire, dtype=np.uint8)]
+    error = np.abs(level - x.astype(np.int64))
+    worst = int(np.argmax(error - g711_error_bound(x)))
+    assert (error <= g711_error_bound(x)).all(), (int(x[worst]), int(level[worst]))
+    assert (np.diff(level) >= 0).all()
+    assert (np.sign(level) * np.sign(x) >= 0).all()
+    codes = np.frombuffer(
+        audio.encode_audio(G711_LEVELS[fmt].astype(np.int16), 8000, fmt), np.uint8
+    )
+    expected = np.arange(256)
+    if fmt == "g711_ulaw":
+        expected[0x7F] = 0xFF
+    assert np.array_equal(codes, expected)
+
+
+@ROUND_TRIPS
+@given(
+    rate=st.sampled_from(audio.SUPPORTED_RATES),
+    fmt=WIRE_FORMATS,
+    freq=st.floats(100, 3400),
+    amplitude=st.floats(0.05, 0.95),
+    ms=st.integers(50, 400),
+    dtype=st.sampled_from([np.float32, np.float64, np.int16]),
+)
+def test_encoding_a_sine_keeps_duration_frequency_and_energy(
+    rate: int, fmt: str, freq: float, amplitude: float, ms: int, dtype: Any
+) -> None:
+    """A sine at any supported rate, encoded to a wire format (resampled to its rate when they
+    differ): the duration within half a sample, and the waveform of the same sine sampled at the
+    format's rate (frequency within 1%, RMS within 3%, samples within 5% RMS of the signal)."""
+    fmt_rate, width = _WIRE[fmt]
+    n = rate * ms // 1000
+    sine = amplitude * np.sin(2 * np.pi * freq * np.arange(n) / rate)
+    x = np.rint(sine * 32767).astype(np.int16) if dtype is np.int16 else sine.astype(dtype)
+    wire = audio.encode_audio(x, rate, fmt)
+    assert len(wire) % width == 0
+    n_out = len(wire) // width
+    assert abs(n_out - n * fmt_rate / rate) <= 0.5, (n_out, n * fmt_rate / rate)
+    edge = fmt_rate // 100  # 10 ms at each end: the resampling filter's start and end
+    y = wire_to_float(wire, fmt)[edge:-edge]
+    ideal = amplitude * np.sin(2 * np.pi * freq * np.arange(n_out) / fmt_rate)[edge:-edge]
+    rms = amplitude / math.sqrt(2)
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(y.shape[0]), 1 << 18))
+    peak_hz = float(np.argmax(spectrum)) * fmt_rate / (1 << 18)
+    assert peak_hz == pytest.approx(freq, rel=0.01), "frequency"
+    assert float(np.sqrt(np.mean(y**2))) == pytest.approx(rms, rel=0.03), "energy"
+    assert float(np.sqrt(np.mean((y - ideal) ** 2))) <= 0.05 * rms, "waveform"
 
 
 @SETTINGS
@@ -376,24 +639,29 @@ def test_tool_call_missing_dataclass_field_is_a_tool_argument_error() -> None:
 
 # --- VoiceChat traits ----------------------------------------------------------------------------
 
-_TRAITS = (
-    "model",
-    "instructions",
-    "voice",
-    "modalities",
-    "turn_detection",
-    "input_transcription",
-    "tools",
-    "tool_choice",
-    "ice_servers",
-    "audio_constraints",
-    "connection_timeout",
-    "codec",
-    "key_source",
-    "camera",
-    "muted",
-    "session",
-)
+
+def _own_synced_traits() -> tuple[str, ...]:
+    """Every synced trait VoiceChat adds to anywidget's (its settings and its state), so a new
+    trait is fuzzed too. The base widget's own (``_model_*``, ``_view_*``, ``layout``,
+    ``tabbable``, ``tooltip``...) are ipywidgets' plumbing, not this widget's API."""
+    base = set(anywidget.AnyWidget.class_trait_names(sync=True))
+    return tuple(sorted(n for n in VoiceChat.class_trait_names(sync=True) if n not in base))
+
+
+_TRAITS = _own_synced_traits()
+#: The read-only ones (``session``, ``browser``) must refuse every value; the others are reset
+#: to their defaults after each example.
+_WRITABLE = tuple(n for n in _TRAITS if not VoiceChat.class_traits()[n].read_only)
+
+
+def test_fuzzed_traits_are_the_widgets_own() -> None:
+    """The derived list holds every session setting and no ipywidgets plumbing."""
+    from rt_jupyter.jupyter.widget import _SESSION_TRAITS
+
+    assert set(_SESSION_TRAITS) <= set(_TRAITS), set(_SESSION_TRAITS) - set(_TRAITS)
+    assert {"session", "codec", "camera", "status"} <= set(_TRAITS)
+    assert not {"layout", "tooltip", "_model_name", "_view_name", "_esm"} & set(_TRAITS)
+    assert "session" not in _WRITABLE and "model" in _WRITABLE
 
 
 @pytest.fixture(scope="module")
@@ -420,7 +688,7 @@ def test_voicechat_traits_random_values(chat: VoiceChat, name: str, value: Any) 
         session = dict(chat.session)
         session.pop("temperature", None)
         validate_client_event({"type": "session.update", "session": session}, "ga")
-        for trait in _TRAITS[:-1]:  # back to the defaults for the next example
+        for trait in _WRITABLE:  # back to the defaults for the next example
             chat.set_trait(trait, chat.trait_defaults(trait))
 
 
