@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 import pytest_asyncio
 
 from rt_jupyter import frames
 from rt_jupyter.client import connect
+from rt_jupyter.local.engines import EspeakVoice, ServerVadTurnDetector, Transcript
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 from rt_jupyter.log import EventLog
@@ -22,13 +26,51 @@ def get_weather(city: str) -> dict[str, Any]:
     return {"city": city, "temperature_c": 21}
 
 
+QUESTION = "what is the weather in paris"
+#: The scripted scenario's tool call (the echo responder fills ``city`` from the words after
+#: "in") and what get_weather returns for it.
+CALL = ("get_weather", {"city": "paris"})
+OUTPUT = {"city": "paris", "temperature_c": 21}
+
+
+class ScriptedTranscriber:
+    """Hears ``text`` in every utterance: the spoken turn is the question, word for word (the
+    offline recogniser sometimes hears "whether", which names no tool)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def transcribe(
+        self,
+        samples: npt.NDArray[np.float32],
+        sample_rate: int,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> Transcript:
+        return Transcript(self.text, duration_ms=len(samples) * 1000 // sample_rate)
+
+
 @pytest.fixture(scope="module")
-def engines() -> Engines:
-    return Engines.default()
+def voice() -> EspeakVoice:
+    return EspeakVoice()
+
+
+def _turn_detector(**settings: Any) -> ServerVadTurnDetector:
+    return ServerVadTurnDetector(sample_rate=24000, **settings)
 
 
 @pytest_asyncio.fixture(params=["ga", "beta"])
-async def session_log(engines: Engines, request: pytest.FixtureRequest) -> AsyncIterator[EventLog]:
+async def session_log(
+    voice: EspeakVoice, request: pytest.FixtureRequest
+) -> AsyncIterator[EventLog]:
+    """Typed "hello there", the typed question, then the question spoken (real speech through
+    the real turn detector, transcribed by the script)."""
+    engines = Engines(
+        voice=voice,
+        transcriber=ScriptedTranscriber(QUESTION),
+        turn_detector_factory=_turn_detector,
+    )
     async with (
         LocalRealtimeService(engines=engines) as svc,
         connect(
@@ -40,23 +82,40 @@ async def session_log(engines: Engines, request: pytest.FixtureRequest) -> Async
         ) as session,
     ):
         await session.say("hello there")
-        await session.say("what is the weather in paris")
-        clip = speech_clip("what is the weather in paris", 24000, lead_silence_ms=300)
+        await session.say(QUESTION)
+        clip = speech_clip(QUESTION, 24000, lead_silence_ms=300)
         await session.send_audio(clip.samples, 24000)
         yield session.log
 
 
-def spoken_tool_call(log: EventLog) -> list[int]:
-    """The spoken question calls the tool when the recogniser heard "weather" (offline speech
-    recognition is not perfect: "whether" happens), as responses' tool-call counts."""
-    heard = frames.turns(log)["transcript"].iloc[2]
-    return [1, 0] if "weather" in heard else [0]
+def tool_round_trips(log: EventLog) -> list[tuple[str, dict[str, Any], Any]]:
+    """(name, arguments, output) of each function call in the log: the calls the service made
+    (``response.done``) and the outputs the client sent back for them, as JSON."""
+    calls: dict[str, tuple[str, dict[str, Any]]] = {}
+    outputs: dict[str, Any] = {}
+    for record in log.of_kind("response.done", "conversation.item.create"):
+        event = record.event
+        if record.kind == "response.done":
+            for out in event["response"].get("output") or []:
+                if out.get("type") == "function_call":
+                    calls[out["call_id"]] = (out["name"], json.loads(out["arguments"]))
+        elif record.direction == "out":
+            item = event["item"]
+            if item.get("type") == "function_call_output":
+                outputs[item["call_id"]] = json.loads(item["output"])
+    assert set(outputs) == set(calls), (calls, outputs)
+    return [(*calls[call_id], outputs[call_id]) for call_id in calls]
+
+
+async def test_the_scenario_calls_the_tool_twice(session_log: EventLog) -> None:
+    """The typed and the spoken question each call get_weather(city="paris") once."""
+    assert tool_round_trips(session_log) == [(*CALL, OUTPUT), (*CALL, OUTPUT)]
 
 
 async def test_responses_frame(session_log: EventLog) -> None:
     frame = frames.responses(session_log)
     # hello, tool call + follow-up, spoken: tool call + follow-up
-    assert frame["tool_calls"].map(len).tolist() == [0, 1, 0, *spoken_tool_call(session_log)]
+    assert frame["tool_calls"].tolist() == [[], ["get_weather"], [], ["get_weather"], []]
     assert (frame["status"] == "completed").all()
     spoken = frame[frame["tool_calls"].map(len) == 0]
     assert (spoken["audio_ms"] > 500).all()
@@ -67,18 +126,18 @@ async def test_responses_frame(session_log: EventLog) -> None:
 async def test_turns_frame(session_log: EventLog) -> None:
     frame = frames.turns(session_log)
     assert frame["kind"].tolist() == ["text", "text", "speech"]
-    assert frame["transcript"].iloc[0] == "hello there"
+    assert frame["transcript"].tolist() == ["hello there", QUESTION, QUESTION]
     speech = frame.iloc[2]
-    spoken_calls = ["get_weather"] if spoken_tool_call(session_log)[0] else []
-    assert frame["tool_calls"].tolist() == [[], ["get_weather"], spoken_calls]
+    assert frame["tool_calls"].tolist() == [[], ["get_weather"], ["get_weather"]]
     assert speech["audio_start_ms"] < speech["audio_end_ms"]
     assert speech["speech_end_to_first_audio_ms"] >= 0
-    assert "paris" in speech["transcript"]
     assert not frame["interrupted"].any()
-    # a turn's response is the final answer after the tool round trip
+    # each question's response is the final answer after the tool round trip, about its output
     responses = frames.responses(session_log).set_index("response_id")
-    final = responses.loc[frame["response_id"].iloc[1]]
-    assert "get_weather tool returned" in final["text"]
+    for response_id in frame["response_id"].iloc[1:]:
+        final = responses.loc[response_id, "text"]
+        assert final.startswith("The get_weather tool returned: ")
+        assert json.loads(final.removeprefix("The get_weather tool returned: ")[:-1]) == OUTPUT
 
 
 async def test_transcript_and_usage(session_log: EventLog) -> None:
@@ -86,7 +145,7 @@ async def test_transcript_and_usage(session_log: EventLog) -> None:
     assert text["role"].tolist() == ["user", "assistant", "user", "assistant", "user", "assistant"]
     assert text["source"].tolist()[:2] == ["typed", "response"]
     costs = frames.usage(session_log)
-    assert len(costs) == 3 + len(spoken_tool_call(session_log)) and (costs["cost_usd"] > 0).all()
+    assert len(costs) == 5 and (costs["cost_usd"] > 0).all()  # one row per response
     assert (
         costs["text_in"] + costs["audio_in"] + costs["text_out"] + costs["audio_out"]
         == costs["total"]

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-import rt_jupyter
 from rt_jupyter.client import (
     AuthenticationError,
     BetaShapeDisabledError,
@@ -394,9 +393,3 @@ async def test_log_file_is_written_per_event(service: LocalRealtimeService, tmp_
         assert len(lines) == len(session.log)  # flushed per event, while open
     back = EventLog.from_jsonl(path)
     assert [r.kind for r in back] == [r.kind for r in session.log]
-
-
-def test_public_api_is_exported() -> None:
-    assert rt_jupyter.connect is connect
-    assert callable(rt_jupyter.check)
-    assert callable(rt_jupyter.connect_sync)

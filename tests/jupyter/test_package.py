@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -32,8 +33,25 @@ def test_public_names() -> None:
         "connect_sync",
         "function_tool",
     ]
+    # each name is its implementation (resolved on first use), not a wrapper or a copy
+    from rt_jupyter import client, diagnostics, errors
+    from rt_jupyter.jupyter import tools, widget
+
+    assert rt_jupyter.connect is client.connect
+    assert rt_jupyter.connect_sync is client.connect_sync
+    assert rt_jupyter.check is diagnostics.check
+    assert rt_jupyter.function_tool is tools.function_tool
+    assert rt_jupyter.VoiceChat is widget.VoiceChat
     for name in rt_jupyter.__all__:
-        assert getattr(rt_jupyter, name) is not None
+        if name.endswith("Error"):
+            exc = getattr(rt_jupyter, name)
+            assert exc is getattr(errors, name) and issubclass(exc, errors.RealtimeError)
+    assert rt_jupyter.__version__ == importlib.metadata.version("rt_jupyter")
+    # ``from rt_jupyter import *`` and dir() give the public names
+    namespace: dict[str, object] = {}
+    exec("from rt_jupyter import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(rt_jupyter.__all__)
+    assert set(rt_jupyter.__all__) <= set(dir(rt_jupyter))
     with pytest.raises(AttributeError):
         _ = rt_jupyter.nothing_here
 
