@@ -1,4 +1,5 @@
-"""Live protocol warnings: things that are legal to send or receive but usually a mistake.
+"""Live protocol warnings: client events the server will refuse (the protocol core's rules, as
+warnings) and server events that are legal but usually a mistake (another dialect's, unknown).
 
 Used by the kernel client and the widget; each warning goes into the event log as a local
 ``rt.warning`` event (``code``, ``message``), so it shows in ``log.to_frame()`` and ``%rt doctor``.
@@ -9,58 +10,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .protocol import Conversation, Dialect
+from .protocol import Conversation, Dialect, ProtocolError
+from .protocol.connection import check_client_event
 from .protocol.dialects import BETA_TO_GA_EVENT, GA_ONLY_SERVER_EVENTS, GA_TO_BETA_EVENT
 from .protocol.events import SERVER_EVENTS
-from .protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
 
-__all__ = ["DATA_CHANNEL_LIMIT", "check_incoming", "check_outgoing"]
+__all__ = ["check_incoming", "check_outgoing"]
 
-#: The largest message to send on a data channel (a margin under the ~64 KiB that can close it);
-#: the same value as :data:`rt_jupyter.protocol.limits.DATA_CHANNEL_MAX_MESSAGE_BYTES`.
-DATA_CHANNEL_LIMIT = DATA_CHANNEL_MAX_MESSAGE_BYTES
+#: Warning codes for two of the core's ``(code, param)`` errors (the names logs and reports use).
+_WARNING_CODES: dict[tuple[str | None, str | None], str] = {
+    ("invalid_value", "audio_end_ms"): "truncate_past_received_audio",
+    ("response_cancel_not_active", None): "cancel_without_active_response",
+}
 
 
 def check_outgoing(
-    event: Mapping[str, Any], size: int, conversation: Conversation, *, data_channel: bool = False
+    event: Mapping[str, Any], size: int, conversation: Conversation
 ) -> list[tuple[str, str]]:
-    """``(code, message)`` warnings for a client event about to be sent."""
-    out: list[tuple[str, str]] = []
-    etype = event.get("type")
-    if etype == "conversation.item.truncate":
-        item = conversation.get(str(event.get("item_id")))
-        end = event.get("audio_end_ms")
-        if item is not None and isinstance(end, int):
-            have = item.audio_ms(int(event.get("content_index") or 0), conversation.output_format)
-            if item.audio_bytes and end > have + 1:
-                out.append(
-                    (
-                        "truncate_past_received_audio",
-                        f"truncating {item.id} at {end} ms, but only {have:.0f} ms of its "
-                        "audio was received: the server will refuse it",
-                    )
-                )
-    elif (
-        etype == "response.cancel"
-        and conversation.active_response is None
-        and not (event.get("response_id"))
-    ):
-        out.append(
-            (
-                "cancel_without_active_response",
-                "response.cancel with no response in progress (the server answers "
-                "response_cancel_not_active)",
-            )
-        )
-    if data_channel and size > DATA_CHANNEL_LIMIT:
-        out.append(
-            (
-                "message_near_data_channel_limit",
-                f"a {size}-byte {etype} message is over the {DATA_CHANNEL_LIMIT}-byte data-channel "
-                "limit (~64 KiB can close the channel): split large session.update/tool lists",
-            )
-        )
-    return out
+    """``(code, message)`` warnings for a client event about to be sent: the rules the server
+    would refuse it by, from the protocol core (:func:`~rt_jupyter.protocol.connection.
+    check_client_event`), as warnings. ``size`` (the serialized bytes) is not checked: a
+    WebSocket takes any size, and data-channel senders keep under
+    :data:`~rt_jupyter.protocol.limits.DATA_CHANNEL_MAX_MESSAGE_BYTES` themselves.
+
+    A client may not receive the audio as events (WebRTC): truncation lengths are checked only
+    against audio the conversation received."""
+    etype = str(event.get("type", ""))
+    try:
+        check_client_event(event, conversation, audio_known=False)
+    except ProtocolError as exc:
+        code = _WARNING_CODES.get((exc.code, exc.param), exc.code or "protocol_rule")
+        return [(code, f"{etype}: {exc.message} (the server will refuse it)")]
+    return []
 
 
 def check_incoming(

@@ -6,10 +6,10 @@ import pytest
 
 from rt_jupyter.client import ServerError, connect
 from rt_jupyter.diagnostics import check
-from rt_jupyter.lint import DATA_CHANNEL_LIMIT, check_incoming, check_outgoing
+from rt_jupyter.lint import check_incoming
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
-from rt_jupyter.protocol import Conversation, Dialect
+from rt_jupyter.protocol import Dialect
 
 
 def test_check_reports_the_key_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,16 +40,6 @@ def test_incoming_dialect_mixups_and_unknown_types() -> None:
     (warning,) = check_incoming({"type": "vendor.custom"}, Dialect.GA, seen)
     assert warning[0] == "unknown_event_type"
     assert check_incoming({"type": "response.done"}, Dialect.GA, seen) == []
-
-
-def test_outgoing_message_near_the_data_channel_limit() -> None:
-    event = {"type": "session.update", "session": {}}
-    codes = [
-        c
-        for c, _ in check_outgoing(event, DATA_CHANNEL_LIMIT + 1, Conversation(), data_channel=True)
-    ]
-    assert codes == ["message_near_data_channel_limit"]
-    assert check_outgoing(event, 1000, Conversation(), data_channel=True) == []
 
 
 async def test_session_logs_protocol_warnings() -> None:

@@ -35,6 +35,7 @@ from . import ids
 from .conversation import BYTES_PER_MS, Conversation, Item
 from .dialects import (
     Dialect,
+    kind,
     session_to_ga,
     translate_client_event,
     translate_server_event,
@@ -46,7 +47,13 @@ from .schema import validate
 from .schemas import CLIENT_EVENT_SCHEMAS
 from .session import SessionConfig
 
-__all__ = ["MAX_APPEND_BYTES", "InputAudioBuffer", "RealtimeConnection", "Role"]
+__all__ = [
+    "MAX_APPEND_BYTES",
+    "InputAudioBuffer",
+    "RealtimeConnection",
+    "Role",
+    "check_client_event",
+]
 
 #: Largest ``input_audio_buffer.append`` event the API accepts.
 MAX_APPEND_BYTES: Final = 15 * 1024 * 1024
@@ -129,6 +136,49 @@ class InputAudioBuffer:
         self.start_byte += len(self.data)
         self.data.clear()
         self._carry = b""
+
+
+def check_client_event(
+    event: Mapping[str, Any], conversation: Conversation, *, audio_known: bool = True
+) -> None:
+    """Raise the :class:`ProtocolError` the server answers a valid client ``event`` with, given
+    the conversation's state, or return: retrieving, deleting or truncating an unknown item,
+    truncating past the audio produced (0.5 ms of tolerance), a ``response.create`` while a
+    response is active (unless ``conversation: "none"``), a ``response.cancel`` with nothing
+    to cancel. Events of either dialect, checked against their schema already; others pass.
+
+    The caller chooses what a broken rule is: the server answers it with an ``error`` event, a
+    client (:mod:`rt_jupyter.lint`) logs a warning before sending. ``audio_known=False`` (a client
+    that may not receive the audio as events) checks truncation lengths only against audio this
+    conversation received.
+    """
+    etype = kind(str(event.get("type", "")))
+    if etype in ("conversation.item.retrieve", "conversation.item.delete"):
+        conversation.require(str(event.get("item_id")), etype.rsplit(".", 1)[1])
+    elif etype == "conversation.item.truncate":
+        index, end = event.get("content_index"), event.get("audio_end_ms")
+        if isinstance(index, int) and isinstance(end, int):  # else the schema's to refuse
+            conversation.check_truncate(
+                str(event.get("item_id")), index, end, audio_known=audio_known
+            )
+    elif etype == "response.create":
+        params = event.get("response")
+        wanted = params.get("conversation", "auto") if isinstance(params, Mapping) else "auto"
+        active = conversation.active_response
+        if wanted != "none" and active is not None:
+            raise ProtocolError(
+                "Conversation already has an active response in progress: "
+                f"{active.id}. Wait until the response is finished before creating a new one.",
+                code="conversation_already_has_active_response",
+            )
+    elif etype == "response.cancel":
+        rid = event.get("response_id")
+        target = conversation.responses.get(rid) if rid else conversation.active_response
+        if target is None or not target.active:
+            raise ProtocolError(
+                "Cancellation failed: no active response found",
+                code="response_cancel_not_active",
+            )
 
 
 class RealtimeConnection:
@@ -313,15 +363,16 @@ class RealtimeConnection:
         elif t == "conversation.item.create":
             self.create_item(ev["item"], ev.get("previous_item_id", ...))
         elif t == "conversation.item.retrieve":
+            check_client_event(ev, self.conversation)
             item = self.conversation.require(ev["item_id"], "retrieve")
             self.send(
                 server_event("conversation.item.retrieved", item=item.to_dict(with_audio=True))
             )
         elif t == "conversation.item.delete":
-            self.conversation.require(ev["item_id"], "delete")
+            check_client_event(ev, self.conversation)
             self.send(server_event("conversation.item.deleted", item_id=ev["item_id"]))
         elif t == "conversation.item.truncate":
-            self.conversation.check_truncate(ev["item_id"], ev["content_index"], ev["audio_end_ms"])
+            check_client_event(ev, self.conversation)
             self.send(
                 server_event(
                     "conversation.item.truncated",
@@ -330,25 +381,8 @@ class RealtimeConnection:
                     audio_end_ms=ev["audio_end_ms"],
                 )
             )
-        elif t == "response.create":
-            params = ev.get("response") or {}
-            active = self.conversation.active_response
-            if params.get("conversation", "auto") != "none" and active is not None:
-                raise ProtocolError(
-                    "Conversation already has an active response in progress: "
-                    f"{active.id}. Wait until the response is finished before creating a new one.",
-                    code="conversation_already_has_active_response",
-                )
-        elif t == "response.cancel":
-            rid = ev.get("response_id")
-            target = (
-                self.conversation.responses.get(rid) if rid else self.conversation.active_response
-            )
-            if target is None or not target.active:
-                raise ProtocolError(
-                    "Cancellation failed: no active response found",
-                    code="response_cancel_not_active",
-                )
+        elif t in ("response.create", "response.cancel"):
+            check_client_event(ev, self.conversation)
 
     # --- server helpers --------------------------------------------------------------------------
 

@@ -253,8 +253,14 @@ class Conversation:
             )
         return item
 
-    def check_truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> Item:
-        """Validate a ``conversation.item.truncate`` against the audio actually produced."""
+    def check_truncate(
+        self, item_id: str, content_index: int, audio_end_ms: int, *, audio_known: bool = True
+    ) -> Item:
+        """Validate a ``conversation.item.truncate`` against the audio actually produced.
+
+        ``audio_known=False`` (a client that may not receive the audio as events, e.g. over
+        WebRTC) checks the length only of parts whose audio this conversation received.
+        """
         item = self.require(item_id, "truncate")
         if item.type != "message" or item.role != "assistant":
             raise ProtocolError(
@@ -270,6 +276,8 @@ class Conversation:
                 code="invalid_value",
                 param="content_index",
             )
+        if not audio_known and content_index not in item.audio_bytes:
+            return item
         duration = item.audio_ms(content_index, self.output_format)
         if audio_end_ms > duration + 0.5:
             raise ProtocolError(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rt_jupyter.lint import DATA_CHANNEL_LIMIT, check_outgoing
 from rt_jupyter.local import webrtc
-from rt_jupyter.protocol import Conversation, limits
+from rt_jupyter.protocol import limits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +20,6 @@ def test_limits_come_from_the_json_file() -> None:
 
 
 def test_every_python_user_has_the_one_value() -> None:
-    assert DATA_CHANNEL_LIMIT == 60_000
     assert webrtc.MAX_CHANNEL_MESSAGE == 60_000
 
 
@@ -31,12 +29,3 @@ def test_the_js_bundle_imports_the_json_file() -> None:
     assert "MAX_MESSAGE_BYTES: number = limits.data_channel_max_message_bytes" in peer
     tsconfig = json.loads((ROOT / "js" / "tsconfig.json").read_text())
     assert tsconfig["compilerOptions"]["resolveJsonModule"] is True
-
-
-def test_lint_warns_above_the_limit_only() -> None:
-    event = {"type": "session.update", "session": {}}
-    at = check_outgoing(event, 60_000, Conversation(), data_channel=True)
-    over = check_outgoing(event, 60_001, Conversation(), data_channel=True)
-    assert at == []
-    assert [code for code, _ in over] == ["message_near_data_channel_limit"]
-    assert "60000-byte" in over[0][1]
