@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -281,13 +280,10 @@ async def test_recovers_from_a_drop_mid_response(
     async with _connect(service, dialect, modalities="text", tools=[get_weather]) as session:
         assert (await session.say("what is the weather in paris")).status == "completed"
         service.faults = Faults(drop_after_deltas=3)
-        t0 = time.perf_counter()
         reply = await session.say("please say something long enough to be cut off")
-        elapsed = time.perf_counter() - t0
         assert reply.status == "completed"
         assert reply.text == "You said: please say something long enough to be cut off."
-        assert session.reconnects == 1
-        assert elapsed < 2.0
+        assert session.reconnects == 1  # how fast: benchmarks/bench_client.py
         notes = session.log.of_kind("rt.reconnect")
         assert len(notes) == 1 and notes[0].event["code"] == 1006
         # the conversation survived: earlier turns, the tool call and its output were replayed

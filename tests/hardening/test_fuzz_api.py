@@ -875,7 +875,7 @@ async def test_say_with_bad_text_leaves_the_session_usable(
         raise AssertionError("say(5) was accepted")
     service.faults = Faults(drop_after_deltas=1)  # the next reply is cut: reconnect, restore
     try:
-        reply = await session.say("hello there my friend", timeout=8)
+        reply = await session.say("hello there my friend", timeout=60)
     except (TimeoutError, ServerError) as exc:
         raise AssertionError(f"after {note!r} and a drop: {type(exc).__name__} {exc}") from None
     assert reply.status == "completed" and session.reconnects == 1
