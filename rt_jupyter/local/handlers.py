@@ -25,7 +25,7 @@ from ..protocol.dialects import session_to_ga
 from ..protocol.events import ascii_json
 from ..protocol.schema import Int, Obj, Str
 from ..protocol.schema import validate as schema_validate
-from .faults import Faults
+from .faults import Faults, FaultyTransport
 from .keys import GA_KEY_TTL_DEFAULT, AuthError, KeyStore, Principal
 from .session import Engines, LocalSession, SessionOptions
 
@@ -609,17 +609,20 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             transcription=transcription,
             dialect=self.dialect,
         )
+        transport = FaultyTransport(
+            _WsTransport(self), functools.partial(getattr, self.state, "faults")
+        )
         session = LocalSession(
-            _WsTransport(self),
+            transport,
             dialect=self.dialect,
             session=config,
             engines=self.state.engines,
             options=SessionOptions(
                 max_duration_s=self.state.max_session_s[self.dialect],
                 executor=self.state.executor,
-                faults=functools.partial(getattr, self.state, "faults"),
             ),
         )
+        transport.attach(session)
         self.session = session
         self.state.sessions.add(session)
         if self.state.on_session is not None:

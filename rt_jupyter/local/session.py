@@ -61,7 +61,7 @@ class Transport(Protocol):
         """Close the transport."""
 
     def abort(self) -> None:
-        """Drop the connection without a closing handshake (fault injection)."""
+        """Drop the connection without a closing handshake (see :mod:`.faults`)."""
 
 
 class AudioOutput(Protocol):
@@ -128,7 +128,6 @@ class SessionOptions:
     webrtc: bool = False
     on_close: Callable[[], None] | None = None
     executor: Executor | None = None
-    faults: Any = None  # a Faults, or a callable returning the service's current Faults
 
 
 class LocalSession:
@@ -165,8 +164,6 @@ class LocalSession:
         self._expiry: asyncio.TimerHandle | None = None
         self.events_in = 0
         self.events_out = 0
-        self._deltas_sent = 0
-        self._held: list[str] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -176,11 +173,7 @@ class LocalSession:
         self._configure_turns()
         self.flush()
         loop = asyncio.get_running_loop()
-        duration = self.options.max_duration_s
-        faults = self.faults
-        if faults is not None and faults.expire_after_s is not None and faults.take("expire"):
-            duration = min(duration, faults.expire_after_s)
-        self._expiry = loop.call_later(duration, self.expire)
+        self._expiry = loop.call_later(self.options.max_duration_s, self.expire)
 
     def expire(self) -> None:
         """End the session at its maximum duration (``session_expired``)."""
@@ -219,67 +212,10 @@ class LocalSession:
         if self.closed:
             self.conn.data_to_send()
             return
-        texts = self.conn.data_to_send()
-        faults = self.faults
-        if faults is not None:
-            texts = self._inject_faults(texts, faults)
-        for text in texts:
+        for text in self.conn.data_to_send():
             self.events_out += 1
             for transport in self.transports:
                 transport.send_text(text)
-
-    @property
-    def faults(self) -> Any:
-        """The fault injection in force (:class:`~rt_jupyter.local.faults.Faults`), if any."""
-        faults = self.options.faults
-        return faults() if callable(faults) else faults
-
-    def _inject_faults(self, texts: list[str], faults: Any) -> list[str]:
-        """Apply the service's :class:`~rt_jupyter.local.faults.Faults` to outgoing events."""
-        if self._held is not None:
-            self._held.extend(texts)
-            return []
-        out: list[str] = []
-        for index, text in enumerate(texts):
-            if '.delta"' in text[:80] and text.startswith('{"type":"response.'):
-                self._deltas_sent += 1
-            out.append(text)
-            n = self._deltas_sent
-            if (
-                faults.drop_after_deltas is not None
-                and n >= faults.drop_after_deltas
-                and (faults.take("drop"))
-            ):
-                for transport in self.transports:
-                    transport.abort()
-                self.close()
-                return out
-            if (
-                faults.close_after_deltas is not None
-                and n >= faults.close_after_deltas
-                and (faults.take("close"))
-            ):
-                for t in out:
-                    for transport in self.transports:
-                        transport.send_text(t)
-                self.close(faults.close_code, "fault injection")
-                return []
-            if (
-                faults.stall_after_deltas is not None
-                and n >= faults.stall_after_deltas
-                and (faults.take("stall"))
-            ):
-                self._held = list(texts[index + 1 :])
-                asyncio.get_running_loop().call_later(faults.stall_s, self._release)
-                return out
-        return out
-
-    def _release(self) -> None:
-        held, self._held = self._held or [], None
-        for text in held:
-            for transport in self.transports:
-                transport.send_text(text)
-        self.flush()
 
     def add_transport(self, transport: Transport) -> None:
         """Also send this session's events to ``transport`` (a WebRTC call's sideband socket)."""

@@ -49,6 +49,7 @@ from ..protocol import Dialect, ProtocolError, SessionConfig
 from ..protocol.events import ascii_json
 from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
 from ._udp import batch_datagram_reads
+from .faults import FaultyTransport
 from .session import LocalSession, SessionOptions, Transport
 
 if TYPE_CHECKING:
@@ -492,8 +493,9 @@ class Call:
         self.audio_out = AudioOutputTrack()
         self.transport = _ChannelTransport(self)
         self.channel: Any = None
+        faulty = FaultyTransport(self.transport, functools.partial(getattr, state, "faults"))
         self.session = LocalSession(
-            self.transport,
+            faulty,
             dialect=dialect,
             session=config,
             engines=state.engines,
@@ -501,10 +503,10 @@ class Call:
                 max_duration_s=state.max_session_s[dialect],
                 webrtc=True,
                 executor=state.executor,
-                faults=functools.partial(getattr, state, "faults"),
                 on_close=functools.partial(_end_call, weakref.ref(self), "session closed"),
             ),
         )
+        faulty.attach(self.session)
         self.session.audio_out = self.audio_out
         self.created_at = time.monotonic()
         self.answered_at: float | None = None
