@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .log import paused_gc
 from .protocol import Conversation, Item
+from .protocol.formats import BETA_NAMES, BYTES_PER_MS, PCM16
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,13 +147,13 @@ def responses(log: EventLog) -> pd.DataFrame:
                     audio_bytes.get(match.group(1), 0) + (log.audio_sizes[i])
                 )
     rows: dict[str, dict[str, Any]] = {}
-    bytes_per_ms = 48.0
+    bytes_per_ms = float(PCM16.bytes_per_ms)
     for _, t, kind, ev in _rows(
         log, {"response.created", "response.done", "session.created", "session.updated"}
     ):
         if kind.startswith("session."):
             fmt = _output_format(ev.get("session") or {})
-            bytes_per_ms = 8.0 if fmt in ("g711_ulaw", "g711_alaw") else 48.0
+            bytes_per_ms = float(BYTES_PER_MS.get(fmt, PCM16.bytes_per_ms))
             continue
         response = ev.get("response") or {}
         rid = str(response.get("id"))
@@ -195,8 +196,8 @@ def _output_format(session: Mapping[str, Any]) -> str:
     audio = session.get("audio")
     if isinstance(audio, Mapping):
         fmt = ((audio.get("output") or {}).get("format") or {}).get("type")
-        return {"audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}.get(str(fmt), "pcm16")
-    return str(session.get("output_audio_format") or "pcm16")
+        return BETA_NAMES.get(str(fmt), PCM16.name)
+    return str(session.get("output_audio_format") or PCM16.name)
 
 
 _TURN_KINDS = {

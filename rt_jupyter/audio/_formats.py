@@ -1,15 +1,17 @@
-"""The Realtime API session audio formats and conversion to/from their wire bytes."""
+"""The Realtime API session audio formats and conversion to/from their wire bytes.
+
+The table of formats (:class:`AudioFormat`, :data:`AUDIO_FORMATS`) is
+:mod:`rt_jupyter.protocol.formats`; this module adds the lookups and the numpy conversions."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ..protocol.formats import AUDIO_FORMATS, G711_ALAW, G711_ULAW, GA_TYPES, PCM16, AudioFormat
 from ._g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from ._pcm import (
     BytesLike,
@@ -23,38 +25,24 @@ from ._pcm import (
 )
 from ._resample import check_rate, resample
 
+__all__ = [
+    "AUDIO_FORMATS",
+    "G711_ALAW",
+    "G711_ULAW",
+    "PCM16",
+    "AudioFormat",
+    "FormatLike",
+    "bytes_for_ms",
+    "check_wire_bytes",
+    "decode_audio",
+    "duration_ms",
+    "encode_audio",
+    "get_format",
+]
 
-@dataclass(frozen=True)
-class AudioFormat:
-    """A Realtime API audio format: mono, ``sample_rate`` Hz, ``bytes_per_sample`` bytes."""
-
-    name: str
-    sample_rate: int
-    bytes_per_sample: int
-
-    @property
-    def mime_type(self) -> str:
-        """The GA API name of the format (``"audio/pcm"``, ``"audio/pcmu"``, ``"audio/pcma"``)."""
-        return _MIME_TYPES[self.name]
-
-    @property
-    def bytes_per_second(self) -> int:
-        """Wire bytes per second of audio."""
-        return self.sample_rate * self.bytes_per_sample
-
-
-PCM16 = AudioFormat("pcm16", 24000, 2)
-G711_ULAW = AudioFormat("g711_ulaw", 8000, 1)
-G711_ALAW = AudioFormat("g711_alaw", 8000, 1)
-
-#: The session audio formats by their beta name (``"pcm16"``, ``"g711_ulaw"``, ``"g711_alaw"``).
-AUDIO_FORMATS: Mapping[str, AudioFormat] = MappingProxyType(
-    {f.name: f for f in (PCM16, G711_ULAW, G711_ALAW)}
-)
-_MIME_TYPES = {"pcm16": "audio/pcm", "g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma"}
 _BY_NAME: dict[str, AudioFormat] = {
     **AUDIO_FORMATS,
-    **{mime: AUDIO_FORMATS[name] for name, mime in _MIME_TYPES.items()},
+    **{mime: AUDIO_FORMATS[name] for name, mime in GA_TYPES.items()},
 }
 
 FormatLike = str | AudioFormat | Mapping[str, Any]
@@ -107,9 +95,9 @@ def encode_audio(samples: npt.NDArray[Any], sample_rate: int, fmt: FormatLike) -
             x = pcm16_to_float32(x)  # resample in float, round to int16 once
         x = resample(x, sample_rate, f.sample_rate)
     pcm = float32_to_pcm16(x) if x.dtype.kind == "f" else x
-    if f.name == "g711_ulaw":
+    if f is G711_ULAW:
         return ulaw_encode(pcm).tobytes()
-    if f.name == "g711_alaw":
+    if f is G711_ALAW:
         return alaw_encode(pcm).tobytes()
     return pcm16_bytes(pcm)
 
@@ -119,9 +107,9 @@ def decode_audio(data: BytesLike, fmt: FormatLike) -> npt.NDArray[np.float32]:
     f = get_format(fmt)
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"expected bytes of {f.name} audio, got {type(data).__name__}")
-    if f.name == "g711_ulaw":
+    if f is G711_ULAW:
         return pcm16_to_float32(ulaw_decode(data))
-    if f.name == "g711_alaw":
+    if f is G711_ALAW:
         return pcm16_to_float32(alaw_decode(data))
     return pcm16_to_float32(data)
 

@@ -36,6 +36,7 @@ from ..protocol import (
     server_event,
 )
 from ..protocol.conversation import Item
+from ..protocol.formats import AUDIO_FORMATS, BYTES_PER_MS, PCM16
 from .engines.responder import ContextItem, EchoResponder, Reply, Responder
 from .engines.vad import SileroStream
 from .vad_scheduler import VadScheduler
@@ -354,11 +355,12 @@ class LocalSession:
     def input_samples(self, raw: bytes, fmt: str) -> Samples:
         """Appended wire audio (``fmt``) as float32 samples at 24 kHz, for the turn detector."""
         samples = decode_audio(raw, fmt)
-        if fmt != "pcm16":
+        rate = AUDIO_FORMATS[fmt].sample_rate
+        if rate != PCM16.sample_rate:
             from ..audio import Resampler
 
             if self._input_resampler is None:
-                self._input_resampler = Resampler(8000, 24000, np.dtype(np.float32))
+                self._input_resampler = Resampler(rate, PCM16.sample_rate, np.dtype(np.float32))
             samples = self._input_resampler.process(samples)
         return samples
 
@@ -368,8 +370,8 @@ class LocalSession:
         from ..audio import float32_to_pcm16
 
         buffer = self.conn.input_buffer
-        buffer.format = "pcm16"
-        self.conn.conversation.input_format = "pcm16"
+        buffer.format = PCM16.name
+        self.conn.conversation.input_format = PCM16.name
         buffer.append(float32_to_pcm16(samples).tobytes())
         buffer.unread()
         if self._detector is None and buffer.ms > MAX_MANUAL_BUFFER_MS:
@@ -496,7 +498,7 @@ class LocalSession:
             future.set_result("")
             return
         samples = decode_audio(raw, self.conn.input_buffer.format)
-        rate = 24000 if self.conn.input_buffer.format == "pcm16" else 8000
+        rate = AUDIO_FORMATS[self.conn.input_buffer.format].sample_rate
         settings = self.conn.session.transcription
         language = (settings or {}).get("language")
         prompt = (settings or {}).get("prompt")
@@ -579,7 +581,7 @@ class LocalSession:
                 "output": {
                     "format": out_audio.get("format")
                     or ((s.data.get("audio") or {}).get("output") or {}).get("format")
-                    or {"type": "audio/pcm", "rate": 24000},
+                    or PCM16.ga(),
                     "voice": out_audio.get("voice", s.voice),
                 }
             },
@@ -733,7 +735,7 @@ class LocalSession:
         target = (
             self.audio_out.sample_rate
             if self.audio_out is not None
-            else (24000 if fmt == "pcm16" else 8000)
+            else AUDIO_FORMATS[fmt].sample_rate
         )
         stream = soxr.ResampleStream(voice_engine.sample_rate, target, 1, dtype="float32")
 
@@ -766,8 +768,6 @@ class LocalSession:
         self, builder: ResponseBuilder, item_id: str, n_ms: float, fmt: str
     ) -> None:
         """Account WebRTC audio on the item (no deltas are sent) so truncation can be checked."""
-        from ..protocol.conversation import BYTES_PER_MS
-
         n_bytes = int(n_ms * BYTES_PER_MS[fmt])
         builder.audio_bytes += n_bytes
         builder.total_audio_ms += n_ms

@@ -21,11 +21,10 @@ from typing import Any, Final
 from . import ids
 from .dialects import audio_format_name, item_to_ga, kind
 from .errors import ProtocolError
+from .formats import BYTES_PER_MS, PCM16
 
 __all__ = ["BYTES_PER_MS", "Conversation", "Item", "Response"]
 
-#: Bytes of audio per millisecond for each wire format.
-BYTES_PER_MS: Final[dict[str, int]] = {"pcm16": 48, "g711_ulaw": 8, "g711_alaw": 8}
 _PART_TYPE = {"text": "output_text", "audio": "output_audio"}
 
 
@@ -93,7 +92,7 @@ class Item:
 
     def audio_ms(self, content_index: int = 0, fmt: str = "pcm16") -> float:
         """Duration of the audio of one content part, in milliseconds."""
-        return self.audio_bytes.get(content_index, 0) / BYTES_PER_MS.get(fmt, 48)
+        return self.audio_bytes.get(content_index, 0) / BYTES_PER_MS.get(fmt, PCM16.bytes_per_ms)
 
     def to_dict(self, *, with_audio: bool = False) -> dict[str, Any]:
         """The item as a JSON object (audio parts carry base64 audio when ``with_audio``)."""
@@ -209,7 +208,7 @@ class Conversation:
 
     def bytes_per_ms(self, direction: str = "output") -> int:
         fmt = self.output_format if direction == "output" else self.input_format
-        return BYTES_PER_MS.get(fmt, 48)
+        return BYTES_PER_MS.get(fmt, PCM16.bytes_per_ms)
 
     # --- server-side checks (raise ProtocolError) ------------------------------------------------
 

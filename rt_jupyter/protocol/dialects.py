@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from .formats import AUDIO_FORMATS, BETA_NAMES, PCM16
+
 __all__ = [
     "BETA_TO_GA_EVENT",
     "GA_TO_BETA_EVENT",
@@ -98,28 +100,27 @@ def kind(event_type: str) -> str:
 
 # --- audio formats -------------------------------------------------------------------------------
 
-_BETA_FORMAT_OF = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
-_GA_FORMAT_OF = {v: k for k, v in _BETA_FORMAT_OF.items()}
+# the table of formats and their two spellings: formats.py
 
 
 def ga_audio_format(fmt: str | Mapping[str, Any]) -> dict[str, Any]:
     """GA format object (``{"type": "audio/pcm", "rate": 24000}``) from either spelling."""
     if isinstance(fmt, Mapping):
         return dict(fmt)
-    mime = _GA_FORMAT_OF.get(fmt, fmt)
-    return {"type": mime, "rate": 24000} if mime == "audio/pcm" else {"type": mime}
+    known = AUDIO_FORMATS.get(BETA_NAMES.get(fmt, fmt))
+    return known.ga() if known is not None else {"type": fmt}
 
 
 def beta_audio_format(fmt: str | Mapping[str, Any]) -> str:
     """Beta format name (``"pcm16"``, ``"g711_ulaw"``, ``"g711_alaw"``) from either spelling."""
     if isinstance(fmt, Mapping):
-        return _BETA_FORMAT_OF.get(str(fmt.get("type")), str(fmt.get("type")))
-    return _BETA_FORMAT_OF.get(fmt, fmt)
+        return BETA_NAMES.get(str(fmt.get("type")), str(fmt.get("type")))
+    return BETA_NAMES.get(fmt, fmt)
 
 
 def audio_format_name(fmt: str | Mapping[str, Any] | None) -> str:
     """Short name (``"pcm16"``, ``"g711_ulaw"``, ``"g711_alaw"``) of a format in any spelling."""
-    return "pcm16" if fmt is None else beta_audio_format(fmt)
+    return PCM16.name if fmt is None else beta_audio_format(fmt)
 
 
 # --- modalities ----------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ids
-from .conversation import BYTES_PER_MS, Conversation
+from .conversation import Conversation
 from .events import server_event
+from .formats import BETA_NAMES, BYTES_PER_MS, PCM16
 
 __all__ = ["ResponseBuilder", "estimate_usage", "rate_limits_updated"]
 
@@ -114,9 +115,7 @@ class ResponseBuilder:
 
     def _format_name(self) -> str:
         fmt = ((self.config.get("audio") or {}).get("output") or {}).get("format") or {}
-        return {"audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}.get(
-            str(fmt.get("type")), "pcm16"
-        )
+        return BETA_NAMES.get(str(fmt.get("type")), PCM16.name)
 
     @property
     def audio(self) -> bool:
@@ -136,7 +135,7 @@ class ResponseBuilder:
             "audio": {
                 "output": {
                     "format": ((self.config.get("audio") or {}).get("output") or {}).get(
-                        "format", {"type": "audio/pcm", "rate": 24000}
+                        "format", PCM16.ga()
                     ),
                     "voice": ((self.config.get("audio") or {}).get("output") or {}).get(
                         "voice", "alloy"
