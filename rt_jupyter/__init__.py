@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .client import connect, connect_sync
+    from .core.tools import function_tool
     from .diagnostics import check
     from .errors import (
         AuthenticationError,
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
         ServerError,
         ToolError,
     )
-    from .jupyter.tools import function_tool
     from .jupyter.widget import VoiceChat
 
 __all__ = [
@@ -53,7 +53,7 @@ _LAZY = {
     "connect": ".client",
     "connect_sync": ".client",
     "check": ".diagnostics",
-    "function_tool": ".jupyter.tools",
+    "function_tool": ".core.tools",
     **dict.fromkeys(
         [
             "AuthenticationError",

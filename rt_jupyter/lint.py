@@ -24,13 +24,11 @@ _WARNING_CODES: dict[tuple[str | None, str | None], str] = {
 }
 
 
-def check_outgoing(
-    event: Mapping[str, Any], size: int, conversation: Conversation
-) -> list[tuple[str, str]]:
+def check_outgoing(event: Mapping[str, Any], conversation: Conversation) -> list[tuple[str, str]]:
     """``(code, message)`` warnings for a client event about to be sent: the rules the server
     would refuse it by, from the protocol core (:func:`~rt_jupyter.protocol.connection.
-    check_client_event`), as warnings. ``size`` (the serialized bytes) is not checked: a
-    WebSocket takes any size, and data-channel senders keep under
+    check_client_event`), as warnings. Size is not checked: a WebSocket takes any size, and
+    data-channel senders keep under
     :data:`~rt_jupyter.protocol.limits.DATA_CHANNEL_MAX_MESSAGE_BYTES` themselves.
 
     A client may not receive the audio as events (WebRTC): truncation lengths are checked only

@@ -17,7 +17,6 @@ import asyncio
 import base64
 import contextlib
 import inspect
-import json
 import logging
 import random
 import time
@@ -34,7 +33,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..audio import decode_audio, get_format
-from ..config import Settings, resolve_settings, scrub
+from ..config import Settings, resolve_settings
 from ..core.dispatch import Dispatcher, events_since
 from ..core.tools import (
     DEFAULT_TOOL_TIMEOUT,
@@ -61,6 +60,8 @@ from ..protocol import (
     session_update,
     user_text_item,
 )
+from ..protocol.dialects import without_beta_only
+from ..protocol.errors import error_from_http
 from .audio_input import chunk_bytes, to_wire_audio
 from .errors import (
     AuthenticationError,
@@ -240,7 +241,10 @@ class RealtimeSession:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
-            detail = scrub(_error_message(bytes(exc.response.body or b"")), [self._key()])
+            error = error_from_http(
+                status, bytes(exc.response.body or b""), exc.response.headers, secrets=[self._key()]
+            )
+            detail = error["message"] or exc.response.reason_phrase
             if status in (401, 403):
                 raise AuthenticationError(
                     f"{self.settings.base_url} refused the API key (HTTP {status}: {detail}). "
@@ -668,7 +672,7 @@ class RealtimeSession:
     def _transmit(self, data: dict[str, Any], texts: list[str]) -> None:
         ws = self._ws
         for text in texts:
-            for code, message in check_outgoing(data, len(text), self.conn.conversation):
+            for code, message in check_outgoing(data, self.conn.conversation):
                 self.log.note("rt.warning", code=code, message=message)
             self.log.add("out", data, text=text)
             if ws is not None:
@@ -721,7 +725,7 @@ class RealtimeSession:
             settings["tools"] = self._tool_schemas(tools)
         payload = session_update(**settings)
         if self.dialect is Dialect.GA:
-            payload.pop("temperature", None)
+            payload = without_beta_only(payload)
         _merge(self._config, payload)
         reply = await self.request(
             build("session.update", session=payload), expect="session.updated"
@@ -980,14 +984,6 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> None:
     from ..protocol.session import deep_merge
 
     deep_merge(base, update)
-
-
-def _error_message(body: bytes | None) -> str:
-    try:
-        data = json.loads(body or b"{}")
-        return str(data.get("error", {}).get("message") or data)
-    except ValueError:
-        return (body or b"").decode("utf-8", "replace")[:200]
 
 
 def _replay_form(item: Item) -> dict[str, Any] | None:

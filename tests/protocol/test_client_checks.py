@@ -70,7 +70,7 @@ def _truncate(end_ms: int) -> dict[str, Any]:
 def test_truncate_within_the_audio_passes_both_ways() -> None:
     conv = _conversation()
     check_client_event(_truncate(100), conv)
-    assert check_outgoing(_truncate(100), 0, conv) == []
+    assert check_outgoing(_truncate(100), conv) == []
 
 
 def test_truncate_past_the_audio_one_tolerance_for_server_and_lint() -> None:
@@ -79,14 +79,14 @@ def test_truncate_past_the_audio_one_tolerance_for_server_and_lint() -> None:
         check_client_event(_truncate(101), conv)
     assert (refused.value.code, refused.value.param) == ("invalid_value", "audio_end_ms")
     # the lint used to let 101 ms pass (+1 ms); it now warns exactly where the server refuses
-    (warning,) = check_outgoing(_truncate(101), 0, conv)
+    (warning,) = check_outgoing(_truncate(101), conv)
     assert warning[0] == "truncate_past_received_audio"
     assert "100ms" in warning[1] and "101ms" in warning[1]
 
 
 def test_audio_the_client_never_received_is_not_judged_by_the_lint() -> None:
     conv = _conversation(audio_bytes=None)  # e.g. WebRTC: audio comes as a track
-    assert check_outgoing(_truncate(5000), 0, conv) == []
+    assert check_outgoing(_truncate(5000), conv) == []
     with pytest.raises(ProtocolError):  # the server knows the audio it made: none
         check_client_event(_truncate(5000), conv)
 
@@ -97,9 +97,9 @@ def test_unknown_items() -> None:
     with pytest.raises(ProtocolError) as refused:
         check_client_event(event, conv)
     assert refused.value.code == "item_delete_invalid_item_id"
-    assert [code for code, _ in check_outgoing(event, 0, conv)] == ["item_delete_invalid_item_id"]
+    assert [code for code, _ in check_outgoing(event, conv)] == ["item_delete_invalid_item_id"]
     truncate = {**_truncate(10), "item_id": "item_nope"}
-    assert [c for c, _ in check_outgoing(truncate, 0, conv)] == ["item_truncate_invalid_item_id"]
+    assert [c for c, _ in check_outgoing(truncate, conv)] == ["item_truncate_invalid_item_id"]
 
 
 def test_cancel_needs_an_active_response() -> None:
@@ -108,19 +108,19 @@ def test_cancel_needs_an_active_response() -> None:
     with pytest.raises(ProtocolError) as refused:
         check_client_event(cancel, idle)
     assert refused.value.code == "response_cancel_not_active"
-    assert [c for c, _ in check_outgoing(cancel, 0, idle)] == ["cancel_without_active_response"]
+    assert [c for c, _ in check_outgoing(cancel, idle)] == ["cancel_without_active_response"]
     busy = _conversation(done=False)
     check_client_event(cancel, busy)
     check_client_event({"type": "response.cancel", "response_id": "resp_1"}, busy)
-    assert check_outgoing(cancel, 0, busy) == []
+    assert check_outgoing(cancel, busy) == []
     finished = {"type": "response.cancel", "response_id": "resp_1"}
-    assert [c for c, _ in check_outgoing(finished, 0, idle)] == ["cancel_without_active_response"]
+    assert [c for c, _ in check_outgoing(finished, idle)] == ["cancel_without_active_response"]
 
 
 def test_one_response_at_a_time_unless_out_of_band() -> None:
     busy = _conversation(done=False)
     create = {"type": "response.create", "response": {}}
-    codes = [c for c, _ in check_outgoing(create, 0, busy)]
+    codes = [c for c, _ in check_outgoing(create, busy)]
     assert codes == ["conversation_already_has_active_response"]
     out_of_band = {"type": "response.create", "response": {"conversation": "none"}}
     check_client_event(out_of_band, busy)
@@ -130,4 +130,4 @@ def test_one_response_at_a_time_unless_out_of_band() -> None:
 def test_other_events_pass() -> None:
     conv = _conversation()
     check_client_event({"type": "input_audio_buffer.clear"}, conv)
-    assert check_outgoing({"type": "session.update", "session": {}}, 10**6, conv) == []
+    assert check_outgoing({"type": "session.update", "session": {}}, conv) == []
