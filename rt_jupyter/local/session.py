@@ -198,6 +198,11 @@ class LocalSession:
             self._expiry.cancel()
         for task in list(self._tasks):
             task.cancel()
+        # a cancelled task keeps its CancelledError, whose traceback holds the task's frames and
+        # so this session: forget the tasks here, or session -> task -> frame -> session is a
+        # cycle that only the cyclic GC frees (a call hung up while its answer awaited a transcript)
+        self._responses.clear()
+        self._heard.clear()
         for transport in self.transports:
             with contextlib.suppress(Exception):
                 transport.close(code, reason)
