@@ -2,6 +2,7 @@
 // relay to the kernel and the live transcript. The ephemeral key lives only here, in memory.
 
 import { Meter, Player, cameraSnapshot, micUnavailable, openMic } from "./audio";
+import { ResponseGate } from "./gate";
 import { loopback } from "./loopback";
 import { Peer } from "./peer";
 import { Relay } from "./relay";
@@ -66,6 +67,7 @@ export class Controller {
   deviceId: string | null = null;
   lastVad: unknown = "server_vad";
   private peer: Peer | null = null;
+  private readonly gate = new ResponseGate();
   private stream: MediaStream | null = null;
   private context: AudioContext | null = null;
   private token: Token | null = null;
@@ -354,6 +356,7 @@ export class Controller {
   private cleanup(): void {
     this.peer?.close();
     this.peer = null;
+    this.gate.reset();
     if (this.stream) for (const track of this.stream.getTracks()) track.stop();
     this.stream = null;
     this.micMeter?.disconnect();
@@ -442,13 +445,23 @@ export class Controller {
 
   private sendText(text: string): void {
     if (!this.peer) throw new WidgetError("not_connected", "Not connected: click Connect first.");
-    this.peer.send(text);
-    this.relay.push("out", text);
+    let event: Json | null = null;
     try {
-      this.onClientEvent(JSON.parse(text) as Json);
+      event = JSON.parse(text) as Json;
     } catch {
-      /* not for the transcript */
+      /* not JSON: the service answers with an error event */
     }
+    if (event && !this.gate.offer(event, text)) {
+      this.relay.note("rt.response_held", { waiting: this.gate.waiting });
+      return;
+    }
+    this.transmit(text, event);
+  }
+
+  private transmit(text: string, event: Json | null): void {
+    this.peer?.send(text);
+    this.relay.push("out", text);
+    if (event) this.onClientEvent(event);
   }
 
   /** The text box: a user message and a response. */
@@ -490,6 +503,9 @@ export class Controller {
       return;
     }
     this.onServerEvent(event);
+    for (const held of this.gate.server(event)) {
+      if (this.peer) this.transmit(held, JSON.parse(held) as Json);
+    }
   }
 
   private entry(id: string, role: Entry["role"]): Entry {
