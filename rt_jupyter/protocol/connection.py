@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from . import ids
-from .conversation import BYTES_PER_MS, Conversation, Item
+from .conversation import Conversation, Item
 from .dialects import (
     Dialect,
     kind,
@@ -43,6 +43,7 @@ from .dialects import (
 )
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import NO_EVENT_ID, Event, error_event, parse, serialize, server_event
+from .formats import AUDIO_FORMATS, PCM16, AudioFormat
 from .schema import validate
 from .schemas import CLIENT_EVENT_SCHEMAS
 from .session import SessionConfig
@@ -77,11 +78,15 @@ class InputAudioBuffer:
         self.start_byte = 0  # session byte offset of data[0]
         self.total_bytes = 0  # every byte appended this session
         self._read = 0  # session byte offset read by the application (VAD)
-        self._carry = b""  # half a pcm16 sample
+        self._carry = b""  # half a sample
+
+    @property
+    def _info(self) -> AudioFormat:
+        return AUDIO_FORMATS.get(self.format, PCM16)
 
     @property
     def bytes_per_ms(self) -> int:
-        return BYTES_PER_MS.get(self.format, 48)
+        return self._info.bytes_per_ms
 
     @property
     def ms(self) -> float:
@@ -94,12 +99,13 @@ class InputAudioBuffer:
         return self.total_bytes / self.bytes_per_ms
 
     def append(self, raw: bytes) -> None:
-        """Add audio; a pcm16 sample split across appends waits for its second byte."""
+        """Add audio; a sample split across appends waits for its remaining bytes."""
         if self._carry:
             raw = self._carry + raw
             self._carry = b""
-        if self.format == "pcm16" and len(raw) % 2:
-            raw, self._carry = raw[:-1], raw[-1:]
+        partial = len(raw) % self._info.bytes_per_sample
+        if partial:
+            raw, self._carry = raw[:-partial], raw[-partial:]
         self.data += raw
         self.total_bytes += len(raw)
 
@@ -111,7 +117,7 @@ class InputAudioBuffer:
 
     def _offset(self, ms: float) -> int:
         bpm = self.bytes_per_ms
-        sample = 1 if self.format != "pcm16" else 2
+        sample = self._info.bytes_per_sample
         pos = int(ms * bpm) // sample * sample
         return min(max(pos - self.start_byte, 0), len(self.data))
 

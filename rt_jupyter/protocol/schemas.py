@@ -8,6 +8,7 @@ official schema files so the two cannot drift apart silently.
 from __future__ import annotations
 
 from .dialects import Dialect
+from .formats import AUDIO_FORMATS
 from .schema import AnyOf, AnyValue, Arr, Bool, Int, MapOf, Node, Num, Obj, Str, Tagged
 
 __all__ = [
@@ -39,14 +40,18 @@ _EVENT_ID = Str(max_length=512)
 
 # --- shared pieces -----------------------------------------------------------------------------
 
+#: GA format objects by type; ``rate`` only where the GA object carries one (``audio/pcm``).
 _GA_FORMAT = Tagged(
     {
-        "audio/pcm": Obj({"type": Str(), "rate": Int(enum=[24000])}),
-        "audio/pcmu": Obj({"type": Str()}),
-        "audio/pcma": Obj({"type": Str()}),
+        f.mime_type: Obj(
+            {"type": Str(), "rate": Int(enum=[f.sample_rate])}
+            if "rate" in f.ga()
+            else {"type": Str()}
+        )
+        for f in AUDIO_FORMATS.values()
     }
 )
-_BETA_FORMAT = Str(["pcm16", "g711_ulaw", "g711_alaw"])
+_BETA_FORMAT = Str(list(AUDIO_FORMATS))
 
 _NOISE = Obj({"type": Str(["near_field", "far_field"])}, nullable=True)
 

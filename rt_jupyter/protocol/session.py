@@ -22,6 +22,7 @@ from .dialects import (
     without_beta_only,
 )
 from .errors import ProtocolError
+from .formats import AUDIO_FORMATS, BETA_NAMES, PCM16
 from .schema import validate
 from .schemas import SESSION_SCHEMAS
 
@@ -62,7 +63,7 @@ SEMANTIC_VAD_DEFAULTS: Final[Mapping[str, Any]] = {
     "interrupt_response": True,
 }
 DEFAULT_TEMPERATURE: Final = 0.8
-_PCM24: Final[Mapping[str, Any]] = {"type": "audio/pcm", "rate": 24000}
+_PCM24: Final[Mapping[str, Any]] = PCM16.ga()
 
 
 def validate_session(session: Any, dialect: Dialect = Dialect.GA) -> None:
@@ -331,17 +332,17 @@ class SessionConfig:
 # --- friendly keyword builder for clients --------------------------------------------------------
 
 _UNSET: Any = object()
-_FORMAT_NAMES = ("pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "audio/pcmu", "audio/pcma")
+_FORMAT_NAMES: Final = (*AUDIO_FORMATS, *BETA_NAMES)
+_FORMAT_HELP: Final = ", ".join(
+    f"{f.name!r} ({f.sample_rate // 1000} kHz)" for f in AUDIO_FORMATS.values()
+)
 
 
 def _format(param: str, value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     if value not in _FORMAT_NAMES:
-        raise ValueError(
-            f"{param}={value!r} is not an audio format; use 'pcm16' (24 kHz), 'g711_ulaw' or "
-            "'g711_alaw' (8 kHz)"
-        )
+        raise ValueError(f"{param}={value!r} is not an audio format; use {_FORMAT_HELP}")
     return ga_audio_format(str(value))
 
 
