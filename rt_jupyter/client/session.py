@@ -1125,23 +1125,14 @@ def connect(
         nonlocal resolved
         key: str | Callable[[], str]
         if resolved.local:
-            from ..local.default import LOCAL_KEY, get_local_service
+            from ..local.default import resolve_endpoint
 
             loop = asyncio.get_running_loop()
-            service = await loop.run_in_executor(None, get_local_service)
-            resolved = Settings(
-                api_key=None,
-                base_url=service.base_url,
-                model=resolved.model,
-                dialect=resolved.dialect,
-                local=True,
-            )
-            key = LOCAL_KEY
+            endpoint = await loop.run_in_executor(None, resolve_endpoint, resolved)
+            resolved = endpoint.settings
+            key = str(endpoint.api_key)
             if not quiet:
-                print(
-                    f"rt_jupyter: no OPENAI_API_KEY set, using the local realtime service at "
-                    f"{service.base_url}"
-                )
+                print(endpoint.note)
         else:
             key = api_key if api_key is not None else str(resolved.api_key)
         session = RealtimeSession(

@@ -139,6 +139,7 @@ class RealtimeExtension(LoggingConfigurable):
             model=self.model,
             dialect=self.dialect,
         )
+        self._settings = settings
         self._api_key: str | None = settings.api_key
         self.resolved_base_url = settings.base_url
         self.resolved_model = settings.model
@@ -278,14 +279,22 @@ class RealtimeExtension(LoggingConfigurable):
         )
         self.check_rate(user)
         if self.local:
+            from ..local.default import ServiceRef, resolve_endpoint
+
             await self.ensure_engines()
-            assert self.local_state is not None
+            state = self.local_state
+            assert state is not None
+            endpoint = resolve_endpoint(
+                self._settings,
+                service=lambda: ServiceRef(self.local_base_url, state.keys),
+                local_key=None,  # the mounted service takes ephemeral keys only
+            )
             return mint_local(
-                self.local_state.keys,
-                base_url=self.local_base_url,
+                endpoint.keys,
+                base_url=endpoint.settings.base_url,
                 session=session,
                 model=model,
-                dialect=self.resolved_dialect,
+                dialect=endpoint.settings.dialect,
                 ttl=self.ephemeral_ttl,
                 owner=f"jupyter:{user}",
             )

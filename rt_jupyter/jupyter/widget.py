@@ -941,17 +941,17 @@ def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:
     model = str(requested) if requested else settings.model
     session = build_session(body.get("session"), model=model)
     if settings.local:
-        from ..local.default import LOCAL_KEY, get_local_service
+        from ..local.default import resolve_endpoint
 
-        service = get_local_service()
+        endpoint = resolve_endpoint(settings)
         return mint_local(
-            service.keys,
-            base_url=service.base_url,
+            endpoint.keys,
+            base_url=endpoint.settings.base_url,
             session=session,
             model=model,
-            dialect=settings.dialect,
+            dialect=endpoint.settings.dialect,
             ttl=600,
-            owner=LOCAL_KEY,
+            owner=str(endpoint.api_key),
         )
     assert settings.api_key is not None
     return asyncio.run(
