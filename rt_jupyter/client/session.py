@@ -62,6 +62,7 @@ from ..protocol import (
 )
 from ..protocol.dialects import without_beta_only
 from ..protocol.errors import error_from_http
+from ..protocol.restore import restore_plan
 from .audio_input import chunk_bytes, to_wire_audio
 from .errors import (
     AuthenticationError,
@@ -327,33 +328,28 @@ class RealtimeSession:
         """Re-apply the configuration, replay the conversation, re-request lost responses and
         send what was queued while disconnected."""
         await asyncio.wait_for(self._created.wait(), 30)
-        if self._config:
-            self._send_now(build("session.update", session=dict(self._config)))
-        lost = list(self._active.values())
+        plan = restore_plan(
+            old.conversation,
+            config=self._config,
+            unacked=self._unacked,
+            queued={e["item"]["id"] for e in self._outbox if "item" in e},
+        )
+        for event in plan.events():
+            self._send_now(event)
+        lost = [self._active.pop(rid) for rid in plan.responses if rid in self._active]
+        lost += self._active.values()  # created without an id the conversation could keep
         self._active.clear()
         # requests that went out on the old connection but never started are lost as well
         unstarted = [p for p in self._claims if 0 <= p.generation < self._generation]
         for pending in unstarted:
             self._claims.remove(pending)
-        lost_items = {
-            o.id
-            for p in lost
-            for o in old.conversation.responses.get(p.reply.response_id, _NO_RESPONSE).output
-        }
-        replayed = 0
-        for item in old.conversation.items:
-            if item.id in lost_items or item.status == "in_progress":
-                continue  # half a message from a response that died: it is asked for again
-            replay = _replay_form(item)
-            if replay is not None:
-                self._send_now(build("conversation.item.create", item=replay))
-                replayed += 1
-        queued_ids = {e["item"]["id"] for e in self._outbox if "item" in e}
-        for item_id, event in list(self._unacked.items()):
-            if item_id not in old.conversation and item_id not in queued_ids:
-                self._send_now(event)  # sent, but its acknowledgement never came: send again
-                replayed += 1
-        self.log.note("rt.restored", items=replayed, lost_responses=len(lost) + len(unstarted))
+        self.log.note(
+            "rt.restored",
+            items=len(plan.replay) + len(plan.resend),
+            lost_responses=len(lost) + len(unstarted),
+            dropped=len(plan.dropped),
+            open_calls=len(plan.open_calls),
+        )
         for pending in [*lost, *unstarted]:  # the response died with the connection: ask again
             fresh = Reply(
                 t_request=pending.reply.t_request,
@@ -959,13 +955,6 @@ class RealtimeSession:
         )
 
 
-class _NoResponse:
-    output: tuple[Item, ...] = ()
-
-
-_NO_RESPONSE = _NoResponse()
-
-
 def loop_time() -> float:
     return asyncio.get_running_loop().time()
 
@@ -984,46 +973,6 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> None:
     from ..protocol.session import deep_merge
 
     deep_merge(base, update)
-
-
-def _replay_form(item: Item) -> dict[str, Any] | None:
-    """The item as a ``conversation.item.create`` payload for a new session."""
-    base: dict[str, Any] = {"id": item.id} if item.id else {}
-    if item.type == "function_call":
-        return {
-            **base,
-            "type": "function_call",
-            "call_id": item.call_id,
-            "name": item.name,
-            "arguments": item.arguments,
-        }
-    if item.type == "function_call_output":
-        return {
-            **base,
-            "type": "function_call_output",
-            "call_id": item.call_id,
-            "output": item.output or "",
-        }
-    if item.type != "message":
-        return None
-    role = item.role or "user"
-    content: list[dict[str, Any]] = []
-    for index, part in enumerate(item.content):
-        text = part.get("text") if "text" in part else part.get("transcript")
-        ptype = part.get("type")
-        if role == "assistant":
-            if text:
-                content.append({"type": "output_text", "text": text})
-        elif ptype == "input_audio" and not text and index in item.audio:
-            audio = base64.b64encode(bytes(item.audio[index])).decode()
-            content.append({"type": "input_audio", "audio": audio})
-        elif ptype == "input_image":
-            content.append({k: v for k, v in part.items() if k in ("type", "image_url", "detail")})
-        elif text:
-            content.append({"type": "input_text", "text": text})
-    if not content:
-        return None
-    return {**base, "type": "message", "role": role, "content": content}
 
 
 def _progress(seconds: float, progress: bool | None) -> Any:
