@@ -1,74 +1,28 @@
-// One controller per widget model (shared by all its views): the call, the microphone, the
-// relay to the kernel and the live transcript. The ephemeral key lives only here, in memory.
+// One controller per widget model (shared by all its views): the call lifecycle (connect, hang
+// up, reconnect, the Peer), wiring the microphone (mic.ts), the live transcript (transcript.ts),
+// the kernel comm and its relay (kernel.ts). The ephemeral key lives only here, in memory.
 
-import { Meter, Player, cameraSnapshot, micUnavailable, openMic } from "./audio";
+import { Meter, Player, cameraSnapshot, micUnavailable } from "./audio";
 import { ResponseGate } from "./gate";
-import { loopback } from "./loopback";
+import { KernelLink } from "./kernel";
+import { Microphone } from "./mic";
 import { Peer } from "./peer";
 import { Relay } from "./relay";
 import { browserReport } from "./report";
 import { KernelMinter, fresh, getToken } from "./token";
-import { AnyModel, Entry, Status, Token, WidgetError } from "./types";
-
-type Json = Record<string, any>;
-
-const BETA_KINDS: Record<string, string> = {
-  "response.text.delta": "response.output_text.delta",
-  "response.text.done": "response.output_text.done",
-  "response.audio_transcript.delta": "response.output_audio_transcript.delta",
-  "response.audio_transcript.done": "response.output_audio_transcript.done",
-  "conversation.item.created": "conversation.item.added",
-};
-
-function message(e: unknown): string {
-  if (e instanceof WidgetError) return e.hint ? `${e.message} ${e.hint}` : e.message;
-  if (e instanceof Error) return `Something went wrong: ${e.message}`;
-  return `Something went wrong: ${String(e)}`;
-}
-
-function contentText(content: unknown): string {
-  if (!Array.isArray(content)) return "";
-  const parts: string[] = [];
-  for (const part of content as Json[]) {
-    if (typeof part?.text === "string") parts.push(part.text);
-    else if (typeof part?.transcript === "string") parts.push(part.transcript);
-    else if (part?.type === "input_image") parts.push("[picture]");
-  }
-  return parts.join(" ");
-}
-
-/** `{"city": "paris"}` → `city="paris"` (anything else as sent). */
-function formatArguments(text: string): string {
-  try {
-    const args = JSON.parse(text) as unknown;
-    if (args && typeof args === "object" && !Array.isArray(args)) {
-      return Object.entries(args as Json)
-        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-        .join(", ");
-    }
-  } catch {
-    /* shown as sent */
-  }
-  return text;
-}
+import { SavedLine, Transcript } from "./transcript";
+import { AnyModel, Entry, Json, Status, Token, WidgetError, errorMessage } from "./types";
 
 export class Controller {
-  readonly relay: Relay;
-  readonly minter: KernelMinter;
+  readonly kernel: KernelLink;
+  readonly mic: Microphone;
+  readonly live = new Transcript();
   readonly player = new Player();
-  micMeter: Meter | null = null;
   outMeter: Meter | null = null;
-  /** Entries of this page's calls, in order (the `transcript` trait holds the saved ones). */
-  readonly entries = new Map<string, Entry>();
-  speaking = false;
-  holding = false;
   reconnectable = false;
   notice = "";
-  deviceId: string | null = null;
-  lastVad: unknown = "server_vad";
   private peer: Peer | null = null;
   private readonly gate = new ResponseGate();
-  private stream: MediaStream | null = null;
   private context: AudioContext | null = null;
   private token: Token | null = null;
   private attempt = 0;
@@ -78,19 +32,23 @@ export class Controller {
   private disposed = false;
 
   constructor(readonly model: AnyModel) {
-    this.relay = new Relay((batch) => {
-      try {
-        this.model.send(batch);
-      } catch {
-        /* no kernel behind this widget (a saved notebook): nothing to relay to */
-      }
+    this.kernel = new KernelLink(model, {
+      send: (text) => this.sendText(text),
+      connect: () => void this.connect(),
+      hangup: () => this.hangup(),
+      ice: (servers) => {
+        this.iceOverride = servers;
+      },
+      serverMessage: (text, at) => this.onServerMessage(text, at),
     });
-    this.minter = new KernelMinter((content) => this.model.send(content));
-    this.model.on("msg:custom", this.onCustom);
-    this.model.on("change:muted", this.applyMic);
-    this.model.on("change:turn_detection", this.onMode);
-    const td = this.model.get("turn_detection");
-    if (td !== null && td !== undefined) this.lastVad = td;
+    this.mic = new Microphone({
+      model,
+      audioContext: () => this.audioContext(),
+      emit: () => this.emit(),
+      notify: (e) => {
+        this.notice = errorMessage(e);
+      },
+    });
     window.addEventListener("pagehide", this.onPageHide);
     try {
       const status = this.status;
@@ -98,7 +56,7 @@ export class Controller {
         // a call cannot survive a page load: this page has none
         this.setStatus("idle");
       }
-      this.model.send({ type: "hello" });
+      this.kernel.hello();
     } catch {
       /* a saved notebook shown without a kernel: display only */
     }
@@ -106,16 +64,41 @@ export class Controller {
 
   // --- state -------------------------------------------------------------------------------------
 
+  get relay(): Relay {
+    return this.kernel.relay;
+  }
+
+  get minter(): KernelMinter {
+    return this.kernel.minter;
+  }
+
   get status(): Status {
     return (this.model.get("status") as Status) || "idle";
   }
 
-  get pushToTalk(): boolean {
-    return this.model.get("turn_detection") === null;
-  }
-
   get connected(): boolean {
     return this.peer?.open_ ?? false;
+  }
+
+  // what the views read of the microphone
+  get pushToTalk(): boolean {
+    return this.mic.pushToTalk;
+  }
+
+  get holding(): boolean {
+    return this.mic.holding;
+  }
+
+  get speaking(): boolean {
+    return this.mic.speaking;
+  }
+
+  get micMeter(): Meter | null {
+    return this.mic.meter;
+  }
+
+  get deviceId(): string | null {
+    return this.mic.deviceId;
   }
 
   subscribe(listener: () => void): () => void {
@@ -148,24 +131,7 @@ export class Controller {
 
   /** Entries to show: saved ones not seen live (earlier calls, a restored notebook), then live. */
   transcript(): Entry[] {
-    const saved = (this.model.get("transcript") as { role: string; text: string; item_id: string }[]) ?? [];
-    const out: Entry[] = [];
-    const savedText = new Map<string, string>();
-    for (const s of saved) {
-      savedText.set(s.item_id, s.text);
-      if (!this.entries.has(s.item_id)) {
-        out.push({ id: s.item_id, role: s.role as Entry["role"], text: s.text, done: true });
-      }
-    }
-    for (const entry of this.entries.values()) {
-      const text = savedText.get(entry.id);
-      if (text !== undefined && !entry.done && text.length >= entry.text.length) {
-        out.push({ ...entry, text, done: true });
-      } else {
-        out.push(entry);
-      }
-    }
-    return out;
+    return this.live.show((this.model.get("transcript") as SavedLine[]) ?? []);
   }
 
   // --- connecting --------------------------------------------------------------------------------
@@ -197,11 +163,7 @@ export class Controller {
   async reportBrowser(): Promise<void> {
     const report = await browserReport();
     if (this.disposed) return;
-    try {
-      this.model.send({ type: "browser", report });
-    } catch {
-      /* no kernel behind this widget */
-    }
+    this.kernel.browser(report);
   }
 
   /** Start a call (Connect / Reconnect). */
@@ -225,18 +187,17 @@ export class Controller {
       this.fail(attempt, problem);
       return;
     }
-    const context = this.audioContext();
+    this.audioContext();
     const request = {
       model: (this.model.get("model") as string) || undefined,
       session: (this.model.get("session") as Json) ?? { type: "realtime" },
     };
-    const constraints = (this.model.get("audio_constraints") as MediaTrackConstraints) ?? {};
     let stream: MediaStream | null = null;
     try {
       const tMic = performance.now();
       let micMs = 0;
       let mintMs = 0;
-      const micPromise = openMic(constraints, this.deviceId).then((s) => {
+      const micPromise = this.mic.open().then((s) => {
         micMs = performance.now() - tMic;
         return s;
       });
@@ -250,12 +211,7 @@ export class Controller {
       stream = await micPromise;
       let token = await tokenPromise;
       if (attempt !== this.attempt) throw new WidgetError("cancelled", "");
-      this.stream = stream;
-      if (context) {
-        this.micMeter?.disconnect();
-        this.micMeter = new Meter(context, stream);
-      }
-      this.applyMic();
+      this.mic.use(stream);
       this.model.set("dialect", token.dialect);
       this.model.set("upstream", token.upstream);
       if (!this.model.get("model")) this.model.set("model", token.model);
@@ -299,7 +255,7 @@ export class Controller {
         ...timings,
       });
     } catch (e) {
-      if (stream && stream !== this.stream) for (const track of stream.getTracks()) track.stop();
+      if (stream && stream !== this.mic.stream) for (const track of stream.getTracks()) track.stop();
       if (attempt !== this.attempt) return;
       this.fail(attempt, e);
     }
@@ -341,7 +297,7 @@ export class Controller {
     if (e instanceof WidgetError && e.code === "cancelled") return;
     if (e instanceof WidgetError && e.code === "key_expired") this.token = null;
     this.reconnectable = e instanceof WidgetError && ["timeout", "ice_failed", "unreachable", "upstream_error"].includes(e.code);
-    this.setStatus("error", message(e));
+    this.setStatus("error", errorMessage(e));
   }
 
   /** End the call (Hang up). */
@@ -357,83 +313,32 @@ export class Controller {
     this.peer?.close();
     this.peer = null;
     this.gate.reset();
-    if (this.stream) for (const track of this.stream.getTracks()) track.stop();
-    this.stream = null;
-    this.micMeter?.disconnect();
+    this.mic.stop();
     this.outMeter?.disconnect();
-    this.micMeter = null;
     this.outMeter = null;
     this.player.stop();
-    this.speaking = false;
-    this.holding = false;
     this.emit();
   }
 
   // --- microphone --------------------------------------------------------------------------------
 
-  readonly applyMic = (): void => {
-    const muted = Boolean(this.model.get("muted"));
-    const open = !muted && (!this.pushToTalk || this.holding);
-    for (const track of this.stream?.getAudioTracks() ?? []) track.enabled = open;
-    this.emit();
-  };
-
-  private readonly onMode = (): void => {
-    const td = this.model.get("turn_detection");
-    if (td !== null && td !== undefined) this.lastVad = td;
-    this.holding = false;
-    this.applyMic();
-  };
-
   setMuted(muted: boolean): void {
-    this.model.set("muted", muted);
-    this.model.save_changes();
-    this.applyMic();
+    this.mic.setMuted(muted);
   }
 
   setMode(pushToTalk: boolean): void {
-    this.model.set("turn_detection", pushToTalk ? null : this.lastVad ?? "server_vad");
-    this.model.save_changes();
-    this.onMode();
+    this.mic.setMode(pushToTalk);
   }
 
   /** Push-to-talk: open the microphone while held; on release commit the turn and respond. */
   talk(down: boolean): void {
-    if (!this.pushToTalk || !this.connected || down === this.holding) return;
-    this.holding = down;
-    try {
-      if (down) {
-        this.sendEvent({ type: "input_audio_buffer.clear" });
-      } else {
-        this.sendEvent({ type: "input_audio_buffer.commit" });
-        this.sendEvent({ type: "response.create" });
-      }
-    } catch (e) {
-      this.notice = message(e);
-    }
-    this.applyMic();
+    if (!this.connected) return;
+    this.mic.talk(down, (event) => this.sendEvent(event));
   }
 
-  async chooseMic(deviceId: string | null): Promise<void> {
-    this.deviceId = deviceId;
-    if (!this.stream || !this.peer) return;
-    try {
-      const constraints = (this.model.get("audio_constraints") as MediaTrackConstraints) ?? {};
-      const next = await openMic(constraints, deviceId);
-      const track = next.getAudioTracks()[0];
-      await this.peer.replaceTrack(track);
-      for (const old of this.stream.getTracks()) old.stop();
-      this.stream = next;
-      const context = this.audioContext();
-      if (context) {
-        this.micMeter?.disconnect();
-        this.micMeter = new Meter(context, next);
-      }
-      this.applyMic();
-    } catch (e) {
-      this.notice = message(e);
-      this.emit();
-    }
+  chooseMic(deviceId: string | null): Promise<void> {
+    // the call's peer when the new track is ready (the call may have ended meanwhile)
+    return this.mic.choose(deviceId, this.peer ? (track) => (this.peer as Peer).replaceTrack(track) : null);
   }
 
   // --- events ------------------------------------------------------------------------------------
@@ -461,7 +366,7 @@ export class Controller {
   private transmit(text: string, event: Json | null): void {
     this.peer?.send(text);
     this.relay.push("out", text);
-    if (event) this.onClientEvent(event);
+    if (event && this.live.client(event)) this.emit();
   }
 
   /** The text box: a user message and a response. */
@@ -489,7 +394,7 @@ export class Controller {
       });
       this.sendEvent({ type: "response.create" });
     } catch (e) {
-      this.notice = message(e);
+      this.notice = errorMessage(e);
       this.emit();
     }
   }
@@ -502,150 +407,16 @@ export class Controller {
     } catch {
       return;
     }
-    this.onServerEvent(event);
+    const effect = this.live.server(event);
+    if (effect) {
+      if (effect.notice !== undefined) this.notice = effect.notice;
+      if (effect.speaking !== undefined) this.mic.speaking = effect.speaking;
+      this.emit();
+    }
     for (const held of this.gate.server(event)) {
       if (this.peer) this.transmit(held, JSON.parse(held) as Json);
     }
   }
-
-  private entry(id: string, role: Entry["role"]): Entry {
-    let entry = this.entries.get(id);
-    if (!entry) {
-      entry = { id, role, text: "", done: false };
-      this.entries.set(id, entry);
-    }
-    return entry;
-  }
-
-  private onServerEvent(event: Json): void {
-    const type = BETA_KINDS[event.type as string] ?? (event.type as string);
-    switch (type) {
-      case "session.created":
-        this.notice = "";
-        break;
-      case "conversation.item.added": {
-        const item = event.item as Json | undefined;
-        if (item?.type === "message" && item.id && (item.role === "user" || item.role === "assistant")) {
-          const entry = this.entry(item.id, item.role);
-          const text = contentText(item.content);
-          if (text) entry.text = text;
-          if (item.role === "user" && text) entry.done = true;
-        }
-        break;
-      }
-      case "response.output_item.added": {
-        const item = event.item as Json | undefined;
-        if (item?.type === "message" && item.id) this.entry(item.id, "assistant");
-        break;
-      }
-      case "conversation.item.input_audio_transcription.delta":
-        this.entry(event.item_id, "user").text += String(event.delta ?? "");
-        break;
-      case "conversation.item.input_audio_transcription.completed": {
-        const entry = this.entry(event.item_id, "user");
-        entry.text = String(event.transcript ?? "");
-        entry.done = true;
-        break;
-      }
-      case "conversation.item.input_audio_transcription.failed": {
-        const entry = this.entry(event.item_id, "user");
-        entry.text = entry.text || "(speech not recognised)";
-        entry.done = true;
-        break;
-      }
-      case "response.output_text.delta":
-      case "response.output_audio_transcript.delta":
-        this.entry(event.item_id, "assistant").text += String(event.delta ?? "");
-        break;
-      case "response.output_text.done":
-      case "response.output_audio_transcript.done": {
-        const entry = this.entry(event.item_id, "assistant");
-        entry.text = String(event.text ?? event.transcript ?? entry.text);
-        entry.done = true;
-        break;
-      }
-      case "response.function_call_arguments.done": {
-        const entry = this.entry(`call:${event.call_id}`, "tool");
-        entry.text = `${event.name ?? "tool"}(${formatArguments(String(event.arguments ?? ""))})`;
-        break;
-      }
-      case "conversation.item.deleted":
-        this.entries.delete(event.item_id);
-        break;
-      case "conversation.item.truncated": {
-        const entry = this.entries.get(event.item_id);
-        if (entry && !entry.text.endsWith(" (interrupted)")) entry.text += " (interrupted)";
-        break;
-      }
-      case "input_audio_buffer.speech_started":
-        this.speaking = true;
-        break;
-      case "input_audio_buffer.speech_stopped":
-        this.speaking = false;
-        break;
-      case "error": {
-        const err = event.error as Json | undefined;
-        this.notice = `The realtime service reported an error: ${err?.message ?? "unknown error"}`;
-        break;
-      }
-      case "response.done": {
-        const response = event.response as Json | undefined;
-        if (response?.status === "failed") {
-          const detail = response.status_details?.error?.message ?? "no details";
-          this.notice = `The response failed: ${detail}`;
-        }
-        break;
-      }
-      default:
-        return;
-    }
-    this.emit();
-  }
-
-  private onClientEvent(event: Json): void {
-    if (event.type === "conversation.item.create" && event.item?.type === "function_call_output") {
-      const entry = this.entry(`call:${event.item.call_id}`, "tool");
-      entry.text = `${entry.text} → ${String(event.item.output ?? "")}`;
-      entry.done = true;
-      this.emit();
-    }
-  }
-
-  // --- messages from the kernel ------------------------------------------------------------------
-
-  private readonly onCustom = (content: Json): void => {
-    switch (content?.type) {
-      case "send":
-        for (const text of (content.events as string[]) ?? []) {
-          try {
-            this.sendText(text);
-          } catch (e) {
-            this.relay.note("rt.send_failed", { error: message(e), event: text.slice(0, 200) });
-          }
-        }
-        break;
-      case "minted":
-        this.minter.receive(content);
-        break;
-      case "connect":
-        void this.connect();
-        break;
-      case "hangup":
-        this.hangup();
-        break;
-      case "ice":
-        this.iceOverride = Array.isArray(content.servers) ? (content.servers as RTCIceServer[]) : null;
-        break;
-      case "loopback":
-        void loopback(Number(content.count) || 0, Number(content.rate) || 0, (text, at) =>
-          this.onServerMessage(text, at),
-        ).then(
-          (result) => this.relay.note("rt.loopback_done", { ...result }),
-          (e) => this.relay.note("rt.loopback_done", { error: message(e) }),
-        );
-        break;
-    }
-  };
 
   private readonly onPageHide = (): void => {
     this.hangup();
@@ -655,11 +426,8 @@ export class Controller {
   dispose(): void {
     this.disposed = true;
     this.hangup();
-    this.relay.flush();
-    this.minter.dispose();
-    this.model.off("msg:custom", this.onCustom);
-    this.model.off("change:muted", this.applyMic);
-    this.model.off("change:turn_detection", this.onMode);
+    this.kernel.dispose();
+    this.mic.dispose();
     window.removeEventListener("pagehide", this.onPageHide);
     this.context?.close().catch(() => undefined);
     this.context = null;

@@ -1,5 +1,8 @@
 // Shared types of the rt_jupyter widget front end.
 
+/** A JSON object as parsed (realtime events, comm messages). */
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 /** The part of the anywidget model API the widget uses. */
 export interface AnyModel {
   get(name: string): any;
@@ -43,6 +46,13 @@ export class WidgetError extends Error {
     this.status = opts.status;
     this.hint = opts.hint;
   }
+}
+
+/** An error in plain words for the status line or a notice. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof WidgetError) return e.hint ? `${e.message} ${e.hint}` : e.message;
+  if (e instanceof Error) return `Something went wrong: ${e.message}`;
+  return `Something went wrong: ${String(e)}`;
 }
 
 /** Milliseconds since the Unix epoch with sub-millisecond resolution. */
