@@ -177,7 +177,7 @@ async def _resume_time(trials: int) -> list[float]:
     out = []
     async with (
         LocalRealtimeService(engines=Engines(responder=EchoResponder())) as svc,
-        connect(api_key="sk-bench", base_url=svc.base_url, modalities="text") as s,
+        connect(api_key="sk-bench", base_url=svc.base_url, output_modalities="text") as s,
     ):
         for i in range(trials):
             await s.say(f"turn {i} before the drop")

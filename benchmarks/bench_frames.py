@@ -35,9 +35,7 @@ async def _record() -> list[tuple[str, float, str]]:
     )
     async with (
         LocalRealtimeService() as svc,
-        connect(
-            api_key="sk-bench", base_url=svc.base_url, input_audio_transcription=True
-        ) as session,
+        connect(api_key="sk-bench", base_url=svc.base_url, input_transcription=True) as session,
     ):
         await session.send_audio(clip.samples, 24000)
         await session.say("and what about tomorrow?")

@@ -42,7 +42,7 @@ async def _fail_fast(trials: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"turn": [], "fatal_close": [], "refused_key": []}
     async with LocalRealtimeService(engines=Engines(responder=EchoResponder())) as svc:
         for _ in range(trials):
-            async with connect(api_key=KEY, base_url=svc.base_url, modalities="text") as s:
+            async with connect(api_key=KEY, base_url=svc.base_url, output_modalities="text") as s:
                 t0 = time.perf_counter()
                 await asyncio.wait_for(s.say("hello"), 60)
                 out["turn"].append((time.perf_counter() - t0) * 1000)
@@ -53,7 +53,7 @@ async def _fail_fast(trials: int) -> dict[str, list[float]]:
                 except ConnectionLostError:
                     out["fatal_close"].append((time.perf_counter() - t0) * 1000)
                 svc.faults = None
-            async with connect(api_key=KEY, base_url=svc.base_url, modalities="text") as s:
+            async with connect(api_key=KEY, base_url=svc.base_url, output_modalities="text") as s:
                 await s.say("hello")
                 svc.faults = Faults(drop_after_deltas=2, reject_keys=True)
                 t0 = time.perf_counter()

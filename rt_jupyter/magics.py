@@ -152,7 +152,7 @@ class RealtimeMagics(Magics):
         if args.instructions:
             out["instructions"] = args.instructions
         if args.text:
-            out["modalities"] = "text"
+            out["output_modalities"] = "text"
         if args.vad:
             out["turn_detection"] = "server_vad"
         if args.ptt:
@@ -193,8 +193,8 @@ class RealtimeMagics(Magics):
         from .jupyter.widget import VoiceChat
 
         settings = self._settings(args)
-        if "modalities" in settings:
-            settings["modalities"] = [settings["modalities"]]
+        if "output_modalities" in settings:
+            settings["output_modalities"] = [settings["output_modalities"]]
         if args.model:
             settings["model"] = args.model
         chat = VoiceChat(**settings)
@@ -368,9 +368,7 @@ class RealtimeMagics(Magics):
             raise _UsageError(f"%rt transcribe: no such file: {path}")
         with connect_sync(intent="transcription", quiet=True) as session:
             if prompt:
-                session.update(
-                    input_audio_transcription={"model": "gpt-4o-transcribe", "prompt": prompt}
-                )
+                session.update(input_transcription={"model": "gpt-4o-transcribe", "prompt": prompt})
             result = session.transcribe(str(path))
         import pandas as pd
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import inspect
 import logging
 import random
 import time
@@ -35,6 +34,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from ..audio import decode_audio, get_format
 from ..config import Settings, resolve_settings
 from ..core.dispatch import Dispatcher, events_since
+from ..core.sending import checked_send
+from ..core.settings import canonical_settings, session_settings
 from ..core.tools import (
     DEFAULT_TOOL_TIMEOUT,
     Tool,
@@ -45,6 +46,7 @@ from ..core.tools import (
 )
 from ..core.transcript import transcript_entries
 from ..core.usage import add_usage
+from ..errors import ConfigurationError
 from ..lint import check_incoming, check_outgoing
 from ..log import EventLog
 from ..protocol import (
@@ -57,7 +59,6 @@ from ..protocol import (
     build,
     function_call_output_item,
     ids,
-    session_update,
     user_text_item,
 )
 from ..protocol.dialects import without_beta_only
@@ -76,10 +77,10 @@ __all__ = ["RealtimeSession", "TranscriptSegment", "Transcription", "connect"]
 
 log = logging.getLogger("rt_jupyter.client")
 C = TypeVar("C", bound=Callable[[Event], Any])
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Close codes after which the client reconnects (the server or network failed).
 RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014, 1015})
-_SESSION_KWARGS = frozenset(inspect.signature(session_update).parameters)
 
 
 @dataclass
@@ -571,17 +572,32 @@ class RealtimeSession:
     def tool_timeout(self, value: float) -> None:
         self._tool_runner.timeout = value
 
-    def tool(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Register a Python function as a tool (decorator); it takes effect on the server with
-        the next :meth:`update` (``connect(tools=[...])`` and ``update(tools=[...])`` do both).
+    @overload
+    def tool(self, fn: F, *, name: str | None = None, description: str | None = None) -> F: ...
+    @overload
+    def tool(
+        self, fn: None = None, *, name: str | None = None, description: str | None = None
+    ) -> Callable[[F], F]: ...
+    def tool(
+        self, fn: F | None = None, *, name: str | None = None, description: str | None = None
+    ) -> F | Callable[[F], F]:
+        """Register a Python function as a tool: ``@session.tool`` or
+        ``@session.tool(name="weather")``. It takes effect on the server with the next
+        :meth:`update` (``connect(tools=[...])`` and ``update(tools=[...])`` do both).
 
         Calls run as soon as the model has given their arguments (sync functions in a worker
         thread, ``async def`` ones on this loop), each within :attr:`tool_timeout`; their outputs
         and one follow-up ``response.create`` are sent when the response that made them is done.
         """
-        spec = function_tool(fn)
-        self._tools[spec.name] = spec
-        return fn
+
+        def register(f: F) -> F:
+            spec = function_tool(f, name=name, description=description)
+            self._tools[spec.name] = spec
+            return f
+
+        if fn is not None:
+            return register(fn)
+        return register
 
     def _tool_schemas(self, tools: Sequence[Any]) -> list[dict[str, Any]]:
         return tool_schemas(tools, self._tools, where="tools")
@@ -640,11 +656,22 @@ class RealtimeSession:
 
     # --- sending ---------------------------------------------------------------------------------
 
-    def send(self, event: Mapping[str, Any]) -> None:
-        """Send a client event (validated first); queued while reconnecting.
+    def send(self, *events: Mapping[str, Any]) -> None:
+        """Send client events (each validated first); queued while reconnecting.
 
-        Raises :class:`ConnectionLostError` at once if the session has ended for good (refused
-        key, fatal close code, closed): nothing would ever send it."""
+        ``session.send({"type": "response.create"})``. Raises
+        :class:`~rt_jupyter.ProtocolError` (also a ``ValueError``) for an invalid event and
+        :class:`ConnectionLostError` at once if the session has ended for good (refused key,
+        fatal close code, closed): nothing would ever send it."""
+        for event in events:
+            if not isinstance(event, Mapping):
+                raise TypeError(
+                    f"send() takes event dicts such as {{'type': 'response.create'}}, got "
+                    f"{type(event).__name__}"
+                )
+            self._send_one(event)
+
+    def _send_one(self, event: Mapping[str, Any]) -> None:
         if self._fatal is not None:
             raise ConnectionLostError(f"the session has ended: {self._fatal}") from self._fatal
         data = dict(event.data if isinstance(event, Event) else event)
@@ -652,8 +679,7 @@ class RealtimeSession:
             item = dict(data["item"])
             item.setdefault("id", ids.item_id())  # so its acknowledgement can be matched
             data["item"] = item
-        self.conn.send(data)  # validate first: a refused event leaves nothing behind
-        texts = self.conn.data_to_send()
+        texts = checked_send(self.conn, data)  # validate first: a refused one leaves nothing
         if data.get("type") == "conversation.item.create":
             self._unacked[data["item"]["id"]] = data
         if self.connected and self._created.is_set():
@@ -704,22 +730,20 @@ class RealtimeSession:
     async def update(
         self, *, tools: Sequence[Any] | None = None, **settings: Any
     ) -> dict[str, Any]:
-        """Change the session (``instructions``, ``voice``, ``turn_detection``, ``modalities``,
-        ``input_audio_transcription``, ``tools`` as functions or schemas, ...). Values are checked
-        here first: a bad one raises ``ValueError`` naming the parameter and its allowed range.
+        """Change the session (``instructions``, ``voice``, ``turn_detection``,
+        ``output_modalities``, ``input_transcription``, ``tools`` as functions or schemas, ...;
+        see the README's API table). Values are checked here first: a bad one raises
+        :class:`~rt_jupyter.ConfigurationError` naming the setting and its allowed values.
         Returns the server's new session configuration."""
-        unknown = sorted(set(settings) - _SESSION_KWARGS)
-        if unknown:
-            raise TypeError(
-                f"unknown session setting(s) {unknown}; known: {sorted(_SESSION_KWARGS)}"
-            )
-        if self.intent == "transcription":
-            settings.setdefault("session_type", "transcription")
+        settings = canonical_settings(settings, where="update()")
         if tools is not None:
             if not isinstance(tools, list | tuple):
                 raise TypeError(f"tools={tools!r:.80}: use a list of Python functions or schemas")
             settings["tools"] = self._tool_schemas(tools)
-        payload = session_update(**settings)
+        payload = session_settings(
+            settings,
+            session_type="transcription" if self.intent == "transcription" else "realtime",
+        )
         if self.dialect is Dialect.GA:
             payload = without_beta_only(payload)
         _merge(self._config, payload)
@@ -727,6 +751,18 @@ class RealtimeSession:
             build("session.update", session=payload), expect="session.updated"
         )
         return dict(reply.get("session") or {})
+
+    def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user text message and (by default) ask for a response, without waiting for it
+        (the non-waiting counterpart of :meth:`say`; ``await session.wait_for()`` for the
+        ``response.done``)."""
+        if not isinstance(text, str):
+            raise TypeError(f"send_text() takes the text as a str, not {type(text).__name__}")
+        self.inputs.append({"kind": "text", "text": text, "t": time.perf_counter(), "response": {}})
+        events = [build("conversation.item.create", item=user_text_item(text))]
+        if respond:
+            events.append(build("response.create"))
+        self.send(*events)
 
     async def say(self, text: str, *, timeout: float = 120.0, **response: Any) -> Reply:
         """Add a user text message and get the model's reply (tool calls are run and followed
@@ -920,7 +956,7 @@ class RealtimeSession:
 
     async def wait_for(
         self,
-        kind: str,
+        kind: str = "response.done",
         timeout: float | None = 30.0,
         *,
         predicate: Callable[[Event], bool] | None = None,
@@ -946,6 +982,13 @@ class RealtimeSession:
         from ..frames import code_blocks
 
         return code_blocks(self.conversation)
+
+    def insert_code(self, index: int = -1) -> None:
+        """Put ``code_blocks[index]`` (default: the latest) into a new cell below the running
+        one (IPython's ``set_next_input``; see :meth:`VoiceChat.insert_code`)."""
+        from ..core.code import insert_code_block
+
+        insert_code_block(self.code_blocks, index)
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else ("closed" if self._closing else "connecting")
@@ -1032,15 +1075,15 @@ def connect(
     **With no key configured it starts an in-process local service** and says so in one line.
     ``dialect="beta"`` speaks ``OpenAI-Beta: realtime=v1``; ``intent="transcription"`` opens a
     transcription-only session. Other keyword arguments (``instructions``, ``voice``,
-    ``turn_detection``, ``modalities``, ``input_audio_transcription``...) are applied with
-    :meth:`RealtimeSession.update` before it is returned. ``api_key`` may be a callable that
-    returns a fresh (e.g. ephemeral) key for each connection.
+    ``turn_detection``, ``output_modalities``, ``input_transcription``...; see the README's API
+    table) are applied with :meth:`RealtimeSession.update` before it is returned. A bad
+    argument raises :class:`~rt_jupyter.ConfigurationError` before anything connects.
+    ``api_key`` may be a callable that returns a fresh (e.g. ephemeral) key for each
+    connection.
     """
-    unknown = sorted(set(settings) - _SESSION_KWARGS)
-    if unknown:
-        raise TypeError(f"connect() got unknown argument(s) {unknown}")
+    settings = canonical_settings(settings, where="connect()")
     if intent not in (None, "transcription"):
-        raise ValueError(f"intent={intent!r}: use None or 'transcription'")
+        raise ConfigurationError(f"intent={intent!r}: use None or 'transcription'")
     if base_url is not None:
         if not isinstance(base_url, str):
             raise TypeError(
@@ -1048,7 +1091,7 @@ def connect(
                 f"{type(base_url).__name__}"
             )
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(
+            raise ConfigurationError(
                 f"base_url={base_url!r}: use an http(s) URL such as 'https://api.openai.com/v1'"
             )
     if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
@@ -1057,18 +1100,26 @@ def connect(
         )
     if tools is not None and not isinstance(tools, list | tuple):
         raise TypeError(f"tools={tools!r:.80}: use a list of Python functions or schemas")
-    if settings:
-        check = dict(settings)
-        if intent == "transcription":
-            check.setdefault("session_type", "transcription")
-        session_update(**check)  # a bad setting raises ValueError before anything connects
-    resolved = resolve_settings(
-        api_key=api_key if isinstance(api_key, str) else None,
-        base_url=base_url,
-        model=model,
-        dialect=dialect,
-        local=local if api_key is None else False,
-    )
+    if settings:  # a bad setting raises ConfigurationError before anything connects
+        session_settings(
+            settings, session_type="transcription" if intent == "transcription" else "realtime"
+        )
+    if model is not None and not isinstance(model, str):
+        raise ConfigurationError(
+            f"model={model!r}: use a model name such as 'gpt-realtime' (a string)"
+        )
+    try:
+        resolved = resolve_settings(
+            api_key=api_key if isinstance(api_key, str) else None,
+            base_url=base_url,
+            model=model,
+            dialect=dialect,
+            local=local if api_key is None else False,
+        )
+    except ConfigurationError:
+        raise
+    except ValueError as exc:  # e.g. an unknown dialect
+        raise ConfigurationError(str(exc)) from None
 
     async def factory() -> RealtimeSession:
         nonlocal resolved

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ..log import EventLog
@@ -53,6 +53,44 @@ class SyncRealtimeSession:
     def replies(self) -> list[Reply]:
         return self.session.replies
 
+    @property
+    def transcript(self) -> list[dict[str, str]]:
+        """See :attr:`RealtimeSession.transcript`."""
+        return self.session.transcript
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """See :attr:`RealtimeSession.usage`."""
+        return self.session.usage
+
+    @property
+    def session_config(self) -> dict[str, Any]:
+        """See :attr:`RealtimeSession.session_config`."""
+        return self.session.session_config
+
+    def insert_code(self, index: int = -1) -> None:
+        """See :meth:`RealtimeSession.insert_code`."""
+        self.session.insert_code(index)
+
+    def send(self, *events: Mapping[str, Any]) -> None:
+        """See :meth:`RealtimeSession.send`."""
+        self._run(_call(self.session.send, *events))
+
+    def send_text(self, text: str, *, respond: bool = True) -> None:
+        """See :meth:`RealtimeSession.send_text`."""
+        self._run(_call(self.session.send_text, text, respond=respond))
+
+    def wait_for(
+        self,
+        kind: str = "response.done",
+        timeout: float | None = 30.0,
+        *,
+        predicate: Callable[[Event], bool] | None = None,
+        since: int | None = None,
+    ) -> Event:
+        """See :meth:`RealtimeSession.wait_for` (blocks this thread)."""
+        return self._run(self.session.wait_for(kind, timeout, predicate=predicate, since=since))
+
     def update(self, **settings: Any) -> dict[str, Any]:
         """See :meth:`RealtimeSession.update`."""
         return self._run(self.session.update(**settings))
@@ -79,13 +117,24 @@ class SyncRealtimeSession:
         """See :meth:`RealtimeSession.truncate`."""
         return self._run(self.session.truncate(item, audio_end_ms))
 
-    def on(self, kind: str, callback: Callable[[Event], Any]) -> Callable[[Event], Any]:
-        """See :meth:`RealtimeSession.on` (callbacks run on the session's thread)."""
+    def on(self, kind: str, callback: Callable[[Event], Any] | None = None) -> Any:
+        """See :meth:`RealtimeSession.on` (callbacks run on the session's thread); without a
+        callback, a decorator."""
         return self.session.on(kind, callback)
 
-    def tool(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def off(self, kind: str, callback: Callable[[Event], Any]) -> None:
+        """See :meth:`RealtimeSession.off`."""
+        self.session.off(kind, callback)
+
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Any:
         """See :meth:`RealtimeSession.tool`."""
-        return self.session.tool(fn)
+        return self.session.tool(fn, name=name, description=description)
 
     def close(self) -> None:
         """Close the session and stop its thread."""
@@ -104,9 +153,16 @@ class SyncRealtimeSession:
         return repr(self.session).replace("<RealtimeSession", "<SyncRealtimeSession")
 
 
+async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn`` on the session's loop (its state is not thread-safe)."""
+    return fn(*args, **kwargs)
+
+
 def connect_sync(**kwargs: Any) -> SyncRealtimeSession:
     """:func:`connect` for code without an event loop (same arguments); returns a
-    :class:`SyncRealtimeSession` (also a context manager)."""
+    :class:`SyncRealtimeSession` (also a context manager). Arguments are checked before the
+    session's thread starts (:class:`~rt_jupyter.ConfigurationError`, as :func:`connect`)."""
+    pending = connect(**kwargs)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
 
@@ -121,7 +177,7 @@ def connect_sync(**kwargs: Any) -> SyncRealtimeSession:
     ready.wait()
 
     async def opened() -> RealtimeSession:
-        return await connect(**kwargs)
+        return await pending
 
     try:
         session = asyncio.run_coroutine_threadsafe(opened(), loop).result()

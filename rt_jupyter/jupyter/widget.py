@@ -38,7 +38,10 @@ from typing import Any, Final, TypeVar
 import anywidget
 import traitlets as t
 
+from ..core.code import insert_code_block
 from ..core.dispatch import Dispatcher, events_since
+from ..core.sending import checked_send
+from ..core.settings import DEPRECATED_SETTINGS, deprecated, session_settings
 from ..core.tools import (
     DEFAULT_TOOL_TIMEOUT,
     Tool,
@@ -49,6 +52,7 @@ from ..core.tools import (
 )
 from ..core.transcript import transcript_entries
 from ..core.usage import add_usage
+from ..errors import ConfigurationError
 from ..frames import code_blocks as find_code_blocks
 from ..log import EventLog
 from ..protocol import (
@@ -60,13 +64,12 @@ from ..protocol import (
     RemoteProtocolError,
     build,
     function_call_output_item,
-    session_update,
     user_text_item,
 )
 from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
 from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote
 
-__all__ = ["VoiceChat"]
+__all__ = ["SettingError", "VoiceChat"]
 
 logger = logging.getLogger("rt_jupyter.widget")
 
@@ -81,7 +84,7 @@ _DEFAULT_AUDIO_CONSTRAINTS: Final = {
 _SESSION_TRAITS: Final = (
     "instructions",
     "voice",
-    "modalities",
+    "output_modalities",
     "turn_detection",
     "input_transcription",
     "tools",
@@ -107,6 +110,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: declared missing.
 MAX_HELD_BATCHES = 64
 RELAY_HOLD_S = 1.0
+
+
+class SettingError(ConfigurationError, t.TraitError):
+    """A refused ``VoiceChat`` setting: a :class:`~rt_jupyter.ConfigurationError` (so a
+    ``ValueError``) that is also the ``TraitError`` traitlets callers expect."""
 
 
 class ChatLog(EventLog):
@@ -194,7 +202,7 @@ class VoiceChat(anywidget.AnyWidget):
     voice = t.Unicode("", help="Output voice, e.g. 'marin' ('' = the service default).").tag(
         sync=True
     )
-    modalities = t.List(
+    output_modalities = t.List(
         t.Unicode(), default_value=["audio"], help="['audio'] (speech) or ['text']."
     ).tag(sync=True)
     turn_detection = t.Union(
@@ -278,6 +286,14 @@ class VoiceChat(anywidget.AnyWidget):
         self._outbox: list[dict[str, Any]] = []
         self._batch_wall: float | None = None
         self.received_at: array[float] = array("d")
+        for old, new in DEPRECATED_SETTINGS.items():
+            if old in kwargs and self.has_trait(new):
+                if new in kwargs:
+                    raise ConfigurationError(
+                        f"VoiceChat(): give {new}= only ({old}= is its deprecated old name)"
+                    )
+                deprecated(f"VoiceChat({old}=)", f"VoiceChat({new}=)", stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
         unknown = [k for k in kwargs if not self.has_trait(k) or k.startswith("_")]
         if unknown:
             import difflib
@@ -289,7 +305,7 @@ class VoiceChat(anywidget.AnyWidget):
                 else repr(k)
                 for k in unknown
             ]
-            raise TypeError(
+            raise ConfigurationError(
                 f"VoiceChat() got unexpected argument(s) {', '.join(hints)}; settings are: "
                 f"{', '.join(sorted(public))}"
             )
@@ -316,6 +332,17 @@ class VoiceChat(anywidget.AnyWidget):
         self.observe(self._on_setting, names=list(_SESSION_TRAITS))
         self.observe(self._on_ice, names=["ice_servers"])
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except t.TraitError as exc:  # a value of the wrong type for a setting, a read-only one
+            if isinstance(exc, ConfigurationError) or not self.has_trait(name):
+                raise
+            trait = self.traits()[name]
+            if trait.read_only:
+                raise SettingError(f"VoiceChat.{name} is read-only: {trait.help}") from None
+            raise SettingError(f"VoiceChat.{name}: {str(exc).rstrip('.')}. {trait.help}") from None
+
     def _on_logged(self, index: int) -> None:
         while len(self.received_at) < index:  # events logged before this widget subscribed
             self.received_at.append(self.log.wall[len(self.received_at)])
@@ -325,14 +352,16 @@ class VoiceChat(anywidget.AnyWidget):
 
     def _build_session(self, **override: Any) -> dict[str, Any]:
         values = {name: override.get(name, getattr(self, name, None)) for name in _SESSION_TRAITS}
-        return session_update(
-            instructions=values["instructions"] or None,
-            voice=values["voice"] or None,
-            modalities=values["modalities"] or None,
-            turn_detection=values["turn_detection"],
-            input_audio_transcription=values["input_transcription"],
-            tools=values["tools"] if values["tools"] is not None else None,
-            tool_choice=values["tool_choice"] or None,
+        return session_settings(
+            {
+                "instructions": values["instructions"] or None,
+                "voice": values["voice"] or None,
+                "output_modalities": values["output_modalities"] or None,
+                "turn_detection": values["turn_detection"],
+                "input_transcription": values["input_transcription"],
+                "tools": values["tools"] if values["tools"] is not None else None,
+                "tool_choice": values["tool_choice"] or None,
+            }
         )
 
     @t.validate(*_SESSION_TRAITS)
@@ -344,13 +373,15 @@ class VoiceChat(anywidget.AnyWidget):
         try:
             self._build_session(**{name: value})
         except ValueError as exc:
-            raise t.TraitError(f"VoiceChat.{name}: {exc}") from None
+            raise SettingError(f"VoiceChat.{name}: {exc}") from None
         return value
 
     def _tool_schemas(self, entries: Iterable[Any]) -> list[dict[str, Any]]:
         try:
             return tool_schemas(entries, self._tools, where="VoiceChat.tools")
-        except (TypeError, ValueError) as exc:
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
+        except TypeError as exc:
             raise t.TraitError(str(exc)) from None
 
     def _refresh_session(self) -> dict[str, Any]:
@@ -400,7 +431,7 @@ class VoiceChat(anywidget.AnyWidget):
         try:
             self._tool_runner.timeout = proposal["value"]
         except ValueError as exc:
-            raise t.TraitError(f"VoiceChat.{exc}") from None
+            raise SettingError(f"VoiceChat.{exc}") from None
         return float(proposal["value"])
 
     def _on_ice(self, change: Mapping[str, Any]) -> None:
@@ -412,7 +443,7 @@ class VoiceChat(anywidget.AnyWidget):
         servers = [dict(s) for s in proposal["value"]]
         for server in servers:
             if not server.get("urls"):
-                raise t.TraitError(
+                raise SettingError(
                     f"VoiceChat.ice_servers: each server needs 'urls', got {server!r}"
                 )
         self._ice_secret = copy.deepcopy(servers)
@@ -736,6 +767,23 @@ class VoiceChat(anywidget.AnyWidget):
         return self.connection.conversation
 
     @property
+    def session_config(self) -> dict[str, Any]:
+        """The service's current session configuration, as its last ``session.created`` /
+        ``session.updated`` reported it (:attr:`session` is what this widget asks for)."""
+        return dict(self.connection.session.data)
+
+    @property
+    def modalities(self) -> list[str]:
+        """Deprecated: use :attr:`output_modalities`."""
+        deprecated("VoiceChat.modalities", "VoiceChat.output_modalities", stacklevel=2)
+        return list(self.output_modalities)
+
+    @modalities.setter
+    def modalities(self, value: list[str]) -> None:
+        deprecated("VoiceChat.modalities", "VoiceChat.output_modalities", stacklevel=2)
+        self.output_modalities = value
+
+    @property
     def code_blocks(self) -> list[str]:
         """The fenced code blocks of the assistant's messages, oldest first (earlier calls of this
         widget too). The widget shows each with a Copy button; :meth:`insert_code` (or
@@ -750,25 +798,7 @@ class VoiceChat(anywidget.AnyWidget):
         front end adds the cell when the running cell finishes (JupyterLab and Notebook do; some
         other front ends ignore it), so it has no effect from a callback or another thread.
         """
-        blocks = self.code_blocks
-        if not blocks:
-            raise LookupError("no code block in the assistant's answers yet")
-        try:
-            block = blocks[index]
-        except IndexError:
-            raise IndexError(
-                f"code block {index} does not exist: there are {len(blocks)} "
-                f"(indexes 0..{len(blocks) - 1}, or -1 for the latest)"
-            ) from None
-        import IPython
-
-        shell = IPython.get_ipython()
-        if shell is None:
-            raise RuntimeError(
-                "insert_code() needs IPython: call it from a notebook cell (chat.code_blocks "
-                "holds the code as strings)"
-            )
-        shell.set_next_input(block, replace=False)
+        insert_code_block(self.code_blocks, index)
 
     def connect(self) -> None:
         """Start the call (same as clicking Connect; the widget must be displayed)."""
@@ -781,8 +811,9 @@ class VoiceChat(anywidget.AnyWidget):
     def send(self, *events: Mapping[str, Any]) -> None:
         """Send client events on the call's data channel (validated first).
 
-        ``chat.send({"type": "response.create"})``. Raises ``ValueError`` for an invalid event and
-        ``RuntimeError`` when no call is connected.
+        ``chat.send({"type": "response.create"})``. Raises :class:`~rt_jupyter.ProtocolError`
+        (also a ``ValueError``) for an invalid event and ``RuntimeError`` when no call is
+        connected.
         """
         if self.status != "connected":
             raise RuntimeError(
@@ -796,22 +827,22 @@ class VoiceChat(anywidget.AnyWidget):
                     f"send() takes event dicts such as {{'type': 'response.create'}}, got "
                     f"{type(event).__name__}"
                 )
-            try:
-                self.connection.send(event)
-            except LocalProtocolError as exc:
-                raise ValueError(f"invalid {event.get('type')!r} event: {exc}") from None
-            texts.extend(self.connection.data_to_send())
+            texts.extend(checked_send(self.connection, event))
         too_big = [len(x) for x in texts if len(x.encode()) > _MAX_DC_MESSAGE]
         if too_big:
-            raise ValueError(
+            raise LocalProtocolError(
                 f"an event of {max(too_big)} bytes is too large for the data channel (limit "
-                "~60 KB); send smaller events"
+                "~60 KB); send smaller events",
+                code="message_too_large",
             )
         if texts:
             self._send_msg({"type": "send", "events": texts})
 
     def send_text(self, text: str, *, respond: bool = True) -> None:
-        """Add a user text message to the conversation and (by default) ask for a response."""
+        """Add a user text message to the conversation and (by default) ask for a response,
+        without waiting for it (``await chat.wait_for()`` then gives the ``response.done``)."""
+        if not isinstance(text, str):
+            raise TypeError(f"send_text() takes the text as a str, not {type(text).__name__}")
         events: list[dict[str, Any]] = [
             build("conversation.item.create", item=user_text_item(text))
         ]
@@ -840,9 +871,9 @@ class VoiceChat(anywidget.AnyWidget):
     async def wait_for(
         self,
         kind: str = "response.done",
+        timeout: float | None = 30.0,
         *,
         predicate: Callable[[Event], bool] | None = None,
-        timeout: float | None = 30.0,
         since: int | None = None,
     ) -> Event:
         """The next received event of ``kind`` (and matching ``predicate``), awaited in a cell.

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from rt_jupyter import ConfigurationError
 from rt_jupyter.client import (
     AuthenticationError,
     BetaShapeDisabledError,
@@ -67,7 +68,9 @@ def get_stock(symbol: str) -> float:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_say_text(service: LocalRealtimeService, dialect: str) -> None:
-    async with _connect(service, dialect, modalities="text", instructions="Be brief.") as session:
+    async with _connect(
+        service, dialect, output_modalities="text", instructions="Be brief."
+    ) as session:
         assert session.session_config["instructions"] == "Be brief."
         reply = await session.say("hello there")
         assert reply.status == "completed"
@@ -89,7 +92,7 @@ async def test_send_audio_wav_with_server_vad(
 ) -> None:
     clip = speech_clip("what is the weather in paris", 16000, lead_silence_ms=300)
     wav = write_wav16(tmp_path / "q.wav", clip.samples, 16000)
-    async with _connect(service, dialect, input_audio_transcription=True) as session:
+    async with _connect(service, dialect, input_transcription=True) as session:
         reply = await session.send_audio(str(wav))
         assert reply is not None and reply.status == "completed"
         assert word_accuracy("you said what is the weather in paris", reply.text) >= 0.3
@@ -113,8 +116,8 @@ async def test_manual_commit_numpy_and_g711(service: LocalRealtimeService) -> No
     async with _connect(
         service,
         turn_detection=None,
-        input_audio_format="g711_ulaw",
-        output_audio_format="g711_alaw",
+        input_format="g711_ulaw",
+        output_format="g711_alaw",
     ) as session:
         reply = await session.send_audio(clip.samples, sample_rate=16000, chunk_size=2048)
         assert reply is not None and reply.status == "completed"
@@ -128,7 +131,7 @@ async def test_manual_commit_numpy_and_g711(service: LocalRealtimeService) -> No
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_tools_sync_async_and_raising(service: LocalRealtimeService, dialect: str) -> None:
     async with _connect(
-        service, dialect, modalities="text", tools=[get_weather, get_time, get_stock]
+        service, dialect, output_modalities="text", tools=[get_weather, get_time, get_stock]
     ) as session:
         reply = await session.say("what is the weather in paris")
         assert [c.name for c in reply.tool_calls] == ["get_weather"]
@@ -147,7 +150,7 @@ async def test_tools_sync_async_and_raising(service: LocalRealtimeService, diale
 
 
 async def test_tool_decorator_and_update_validation(service: LocalRealtimeService) -> None:
-    async with _connect(service, modalities="text") as session:
+    async with _connect(service, output_modalities="text") as session:
 
         @session.tool
         def add(a: int, b: int) -> int:
@@ -157,12 +160,14 @@ async def test_tool_decorator_and_update_validation(service: LocalRealtimeServic
         await session.update(tools=[add])
         reply = await session.say("add 2 and 3")
         assert reply.tool_calls[0].output == "5"
-        with pytest.raises(ValueError, match="speed"):
+        with pytest.raises(ConfigurationError, match="speed"):
             await session.update(speed=3)
-        with pytest.raises(ValueError, match="turn_detection"):
+        with pytest.raises(ConfigurationError, match="turn_detection"):
             await session.update(turn_detection="sometimes")
-        with pytest.raises(TypeError, match="unknown session setting"):
+        with pytest.raises(ConfigurationError, match="unknown session setting"):
             await session.update(colour="red")
+        with pytest.raises(ConfigurationError, match=r"output_modalities=\['video'\]: use"):
+            await session.update(output_modalities=["video"])
         with pytest.raises(ServerError) as info:  # the server's own check
             await session.update(model="gpt-other")
         assert info.value.param == "session.model"
@@ -210,7 +215,7 @@ async def test_cancel_and_truncate(engines: Engines) -> None:
     )
     async with (
         LocalRealtimeService(engines=custom) as svc,
-        connect(api_key=KEY, base_url=svc.base_url, modalities="text") as session,
+        connect(api_key=KEY, base_url=svc.base_url, output_modalities="text") as session,
     ):
         task = asyncio.ensure_future(session.say("talk a lot"))
         await session.wait_for("response.output_text.delta")
@@ -218,7 +223,7 @@ async def test_cancel_and_truncate(engines: Engines) -> None:
         reply = await task
         assert reply.status == "cancelled"
         assert reply.status_details and reply.status_details["reason"] == "client_cancelled"
-        await session.update(modalities="audio")
+        await session.update(output_modalities="audio")
         spoken = await session.say("hello there")
         assert spoken.duration_s > 0.8
         item = next(i for i in spoken.items if i.type == "message")
@@ -277,7 +282,7 @@ async def test_recovers_from_a_drop_mid_response(
     from rt_jupyter.local.faults import Faults
 
     sent = _server_tap(service)
-    async with _connect(service, dialect, modalities="text", tools=[get_weather]) as session:
+    async with _connect(service, dialect, output_modalities="text", tools=[get_weather]) as session:
         assert (await session.say("what is the weather in paris")).status == "completed"
         service.faults = Faults(drop_after_deltas=3)
         reply = await session.say("please say something long enough to be cut off")
@@ -302,7 +307,7 @@ async def test_recovers_from_a_drop_mid_response(
 async def test_recovery_time_after_drop(service: LocalRealtimeService) -> None:
     from rt_jupyter.local.faults import Faults
 
-    async with _connect(service, modalities="text") as session:
+    async with _connect(service, output_modalities="text") as session:
         await session.say("one")
         service.faults = Faults(close_after_deltas=1, close_code=1011)
         reply = await session.say("two")
@@ -317,7 +322,7 @@ async def test_renews_an_expired_session(service: LocalRealtimeService) -> None:
     from rt_jupyter.local.faults import Faults
 
     service.faults = Faults(expire_after_s=0.8)
-    async with _connect(service, modalities="text", instructions="Stay brief.") as session:
+    async with _connect(service, output_modalities="text", instructions="Stay brief.") as session:
         await session.say("before")
         errors: list[Any] = []
         session.on("error", errors.append)
@@ -334,7 +339,7 @@ async def test_renews_an_expired_session(service: LocalRealtimeService) -> None:
 async def test_survives_a_service_restart(engines: Engines) -> None:
     svc = await LocalRealtimeService(engines=engines).start()
     port = svc.port
-    async with connect(api_key=KEY, base_url=svc.base_url, modalities="text") as session:
+    async with connect(api_key=KEY, base_url=svc.base_url, output_modalities="text") as session:
         await session.say("first")
         await svc.stop()
         await asyncio.sleep(0.3)
@@ -361,7 +366,7 @@ async def test_fatal_errors_are_not_retried(engines: Engines) -> None:
 
 
 async def test_no_key_uses_the_local_service(capsys: pytest.CaptureFixture[str]) -> None:
-    async with connect(modalities="text") as session:
+    async with connect(output_modalities="text") as session:
         reply = await session.say("hi")
     assert reply.text == "You said: hi."
     out = capsys.readouterr().out
@@ -370,8 +375,31 @@ async def test_no_key_uses_the_local_service(capsys: pytest.CaptureFixture[str])
 
 
 def test_connect_sync(service_in_thread: LocalRealtimeService) -> None:
-    with connect_sync(api_key=KEY, base_url=service_in_thread.base_url, modalities="text") as s:
+    with connect_sync(
+        api_key=KEY, base_url=service_in_thread.base_url, output_modalities="text"
+    ) as s:
         assert s.say("sync hello").text == "You said: sync hello."
+        start = len(s.log)
+        s.send_text("sync again")  # does not wait: the response.done is waited for here
+        done = s.wait_for("response.done", 30, since=start)
+        assert done.data["response"]["status"] == "completed"
+        assert s.transcript[-1]["text"] == "You said: sync again."
+        assert s.session_config["output_modalities"] == ["text"]
+        assert s.usage["responses"] == 2
+
+
+async def test_send_text_does_not_wait(service: LocalRealtimeService) -> None:
+    async with _connect(service, output_modalities="text") as session:
+        session.send_text("first, no answer", respond=False)
+        session.send_text("second")
+        assert session.replies == []  # nothing awaited yet
+        done = await session.wait_for()  # kind defaults to response.done, as on VoiceChat
+        assert done.data["response"]["status"] == "completed"
+        texts = [e["text"] for e in session.transcript]
+        assert texts == ["first, no answer", "second", "You said: second."]
+        assert [i["text"] for i in session.inputs] == ["first, no answer", "second"]
+        with pytest.raises(TypeError, match="text as a str"):
+            session.send_text(5)
 
 
 @pytest.fixture
@@ -383,9 +411,25 @@ def service_in_thread(engines: Engines) -> Any:
 
 async def test_log_file_is_written_per_event(service: LocalRealtimeService, tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
-    async with _connect(service, modalities="text", log_path=str(path)) as session:
+    async with _connect(service, output_modalities="text", log_path=str(path)) as session:
         await session.say("logged")
         lines = path.read_text().splitlines()
         assert len(lines) == len(session.log)  # flushed per event, while open
     back = EventLog.from_jsonl(path)
     assert [r.kind for r in back] == [r.kind for r in session.log]
+
+
+def test_connect_refuses_bad_arguments_with_configuration_error() -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"dialect": "gaa"}, "'ga'"),
+        ({"intent": "chat"}, "'transcription'"),
+        ({"base_url": "ftp://example.com/v1"}, "http"),
+        ({"model": 5}, "model name"),
+        ({"voise": "marin"}, "did you mean 'voice'"),
+        ({"speed": 9}, "0.25–1.5"),
+    ]
+    for kwargs, words in cases:
+        with pytest.raises(ConfigurationError, match=words):
+            connect(**kwargs)
+        with pytest.raises(ConfigurationError, match=words):
+            connect_sync(**kwargs)

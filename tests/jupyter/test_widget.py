@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from traitlets import TraitError
 
-from rt_jupyter import VoiceChat
+from rt_jupyter import ConfigurationError, ProtocolError, VoiceChat
 
 from .conftest import GOOD_KEY
 
@@ -191,8 +191,13 @@ def test_session_from_settings(chat: VoiceChat) -> None:
 def test_wrong_settings_say_what_to_do(chat: VoiceChat) -> None:
     with pytest.raises(TraitError, match=r"turn_detection.*server_vad"):
         chat.turn_detection = "always"
-    with pytest.raises(TraitError, match="modalities"):
-        chat.modalities = ["video"]
+    with pytest.raises(ConfigurationError, match="output_modalities"):  # also a TraitError
+        chat.output_modalities = ["video"]
+    with pytest.raises(TraitError, match="output_modalities"):
+        chat.output_modalities = ["video"]
+    assert chat.output_modalities == ["audio"]
+    with pytest.raises(ConfigurationError, match=r"'voise' \(did you mean 'voice'\?\)"):
+        VoiceChat(voise="marin")
     with pytest.raises(TraitError, match="codec"):
         chat.codec = "mp3"
     with pytest.raises(TraitError, match="needs a 'name'"):
@@ -331,8 +336,12 @@ def test_send_checks_events_and_connection(chat: VoiceChat) -> None:
     with pytest.raises(RuntimeError, match="click Connect"):
         chat.send({"type": "response.create"})
     front.start_call()
-    with pytest.raises(ValueError, match=r"invalid .response\.nope. event"):
+    with pytest.raises(
+        ProtocolError, match=r"invalid .response\.nope. event.*Fix the event"
+    ) as info:
         chat.send({"type": "response.nope"})
+    assert isinstance(info.value, ValueError)  # callers catching ValueError keep working
+    assert front.outgoing() == []
     with pytest.raises(TypeError, match="event dicts"):
         chat.send("response.create")  # type: ignore[arg-type]
     chat.send_text("hi there")
