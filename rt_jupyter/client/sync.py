@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -162,7 +163,14 @@ def connect_sync(**kwargs: Any) -> SyncRealtimeSession:
     """:func:`connect` for code without an event loop (same arguments); returns a
     :class:`SyncRealtimeSession` (also a context manager). Arguments are checked before the
     session's thread starts (:class:`~rt_jupyter.ConfigurationError`, as :func:`connect`)."""
-    pending = connect(**kwargs)
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # re-warned at the caller's line
+            warnings.simplefilter("always")
+            pending = connect(**kwargs)
+    finally:
+        for warning in caught:
+            warnings.warn(warning.message, warning.category, stacklevel=2)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
 

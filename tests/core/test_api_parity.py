@@ -212,6 +212,16 @@ def test_widget_deprecated_names_warn_and_still_work() -> None:
         VoiceChat(modalities=["text"], output_modalities=["text"])
 
 
+def test_deprecation_warnings_point_at_the_callers_line() -> None:
+    with pytest.warns(DeprecationWarning) as record:
+        VoiceChat(modalities=["text"]).close()
+        rt_jupyter.connect(modalities="text")
+        with pytest.raises(ConfigurationError):  # refused before it connects
+            rt_jupyter.connect_sync(modalities="text", voice=5)
+    assert len(record) == 3
+    assert [Path(w.filename) for w in record] == [Path(__file__)] * 3
+
+
 @pytest.mark.parametrize(("old", "new"), sorted(DEPRECATED_SETTINGS.items()))
 def test_connect_deprecated_names_warn(old: str, new: str) -> None:
     value: Any = {"modalities": "text", "input_audio_transcription": True}.get(old, "pcm16")
