@@ -78,7 +78,7 @@ async def session_log(
             base_url=svc.base_url,
             dialect=request.param,
             tools=[get_weather],
-            input_audio_transcription=True,
+            input_transcription=True,
         ) as session,
     ):
         await session.say("hello there")

@@ -22,7 +22,7 @@ def engines() -> Engines:
 async def test_record_replay_sweep_and_plots(engines: Engines, tmp_path: Path) -> None:
     async with LocalRealtimeService(engines=engines) as svc:
         target: dict[str, Any] = {"api_key": "sk-rec", "base_url": svc.base_url}
-        async with connect(**target, input_audio_transcription=True) as session:
+        async with connect(**target, input_transcription=True) as session:
             await session.say("hello there")
             clip = speech_clip("what is the weather in paris", 24000, lead_silence_ms=300)
             await session.send_audio(clip.samples, 24000)

@@ -41,7 +41,7 @@ def _connect(service: LocalRealtimeService, dialect: str, **kwargs: Any) -> Any:
 async def test_on_and_wait_for_take_either_name(
     service: LocalRealtimeService, dialect: str, name: str
 ) -> None:
-    async with _connect(service, dialect, modalities="text") as session:
+    async with _connect(service, dialect, output_modalities="text") as session:
         deltas: list[str] = []
         session.on(name, lambda e: deltas.append(str(e.get("delta"))))
         waiter = asyncio.ensure_future(session.wait_for(name, timeout=60))
@@ -61,7 +61,7 @@ async def test_on_and_wait_for_take_either_name(
 async def test_events_iterates_normalized_kinds_and_ends_on_close(
     service: LocalRealtimeService, dialect: str
 ) -> None:
-    session = await _connect(service, dialect, modalities="text")
+    session = await _connect(service, dialect, output_modalities="text")
     kinds: list[str] = []
 
     async def consume() -> None:
@@ -116,7 +116,7 @@ async def test_tools_sync_async_raising_and_slow(
     service: LocalRealtimeService, dialect: str, release_stuck: None
 ) -> None:
     tools = [weather, clock, broken, stuck]
-    async with _connect(service, dialect, modalities="text", tools=tools) as session:
+    async with _connect(service, dialect, output_modalities="text", tools=tools) as session:
         session.tool_timeout = 0.5
         reply = await session.say("what is the weather in paris", timeout=60)
         (call,) = reply.tool_calls
@@ -146,7 +146,7 @@ async def test_tools_sync_async_raising_and_slow(
 
 
 async def test_tool_settings_are_checked(service: LocalRealtimeService) -> None:
-    async with _connect(service, "ga", modalities="text") as session:
+    async with _connect(service, "ga", output_modalities="text") as session:
         with pytest.raises(ValueError, match="tool_timeout"):
             session.tool_timeout = -1
         with pytest.raises(TypeError, match=r"function_tool\(fn\) results, not int"):

@@ -53,7 +53,7 @@ async def service(engines: Engines) -> AsyncIterator[LocalRealtimeService]:
 async def test_client_usage_totals_and_transcript(
     service: LocalRealtimeService, dialect: str
 ) -> None:
-    kwargs: dict[str, Any] = {"modalities": "text", "quiet": True}
+    kwargs: dict[str, Any] = {"output_modalities": "text", "quiet": True}
     async with connect(
         api_key=KEY, base_url=service.base_url, dialect=dialect, **kwargs
     ) as session:

@@ -144,7 +144,9 @@ async def test_drop_mid_response(service: LocalRealtimeService, modality: str) -
     """Abrupt TCP drop (no close frame) in the middle of a streamed response: the client
     reconnects, replays the conversation, asks for the cut response again and goes on."""
     sent = _server_tap(service)
-    async with _connect(service.base_url, modalities=modality, instructions="Be brief.") as s:
+    async with _connect(
+        service.base_url, output_modalities=modality, instructions="Be brief."
+    ) as s:
         assert (await s.say("first turn")).text == "You said: first turn."
         before = turns(s.conversation)
         service.faults = Faults(drop_after_deltas=3)
@@ -177,7 +179,7 @@ async def test_drop_mid_response(service: LocalRealtimeService, modality: str) -
 async def test_recoverable_close_codes_reconnect(service: LocalRealtimeService, code: int) -> None:
     """A close frame with a server-side failure code mid-response: reconnect and resume."""
     sent = _server_tap(service)
-    async with _connect(service.base_url, modalities="text") as s:
+    async with _connect(service.base_url, output_modalities="text") as s:
         await s.say("before the close")
         before = turns(s.conversation)
         service.faults = Faults(close_after_deltas=2, close_code=code)
@@ -213,7 +215,7 @@ async def test_fatal_close_codes_are_not_retried(
     """1000 (without ``session_expired``), 1008 and 4000: the pending call fails at once with a
     :class:`ConnectionLostError` naming the code; nothing is retried."""
     sent = _server_tap(service)
-    async with _connect(service.base_url, modalities="text") as s:
+    async with _connect(service.base_url, output_modalities="text") as s:
         await s.say("hello")
         service.faults = Faults(close_after_deltas=1, close_code=code)
         with pytest.raises(ConnectionLostError, match=f"'code': {code}") as info:
@@ -230,7 +232,7 @@ async def test_stall_then_resume(service: LocalRealtimeService) -> None:
     """Output frozen for 1.5 s mid-response, then it resumes: no reconnect, and every event
     arrives exactly once and in order."""
     sent = _server_tap(service)
-    async with _connect(service.base_url, modalities="text") as s:
+    async with _connect(service.base_url, output_modalities="text") as s:
         await s.say("warm up")
         before = turns(s.conversation)
         service.faults = Faults(stall_after_deltas=3, stall_s=1.5)
@@ -274,7 +276,9 @@ async def test_session_expired_mid_response_renews(engines: Engines) -> None:
     async with LocalRealtimeService(engines=custom) as svc:
         sent = _server_tap(svc)
         svc.faults = Faults(expire_after_s=1.0)
-        async with _connect(svc.base_url, modalities="text", instructions="Stay brief.") as s:
+        async with _connect(
+            svc.base_url, output_modalities="text", instructions="Stay brief."
+        ) as s:
             await s.say("before")
             before = turns(s.conversation)
             reply = await asyncio.wait_for(s.say("during the expiry"), 30)
@@ -305,7 +309,7 @@ async def test_rejected_key_while_reconnecting(service: LocalRealtimeService) ->
     """The connection drops and the key is refused on the way back: AuthenticationError at
     once, after exactly one attempt (no retry loop)."""
     sent = _server_tap(service)
-    async with _connect(service.base_url, modalities="text") as s:
+    async with _connect(service.base_url, output_modalities="text") as s:
         await s.say("hello")
         service.faults = Faults(drop_after_deltas=2, reject_keys=True)
         with pytest.raises(AuthenticationError, match="HTTP 401"):
@@ -318,7 +322,7 @@ async def test_rejected_key_while_reconnecting(service: LocalRealtimeService) ->
 
 
 async def test_calls_after_a_fatal_error_fail_fast(service: LocalRealtimeService) -> None:
-    async with _connect(service.base_url, modalities="text") as s:
+    async with _connect(service.base_url, output_modalities="text") as s:
         await s.say("hello")
         service.faults = Faults(close_after_deltas=1, close_code=1008)
         with pytest.raises(ConnectionLostError):
@@ -442,7 +446,9 @@ async def test_survives_sigkill_and_restart_of_the_service_process(
     port = free_port()
     first = Serve(port, tap_dir)
     started.append(first)
-    async with _connect(first.base_url, modalities="audio", instructions="Answer aloud.") as s:
+    async with _connect(
+        first.base_url, output_modalities="audio", instructions="Answer aloud."
+    ) as s:
         assert (await s.say("hello before the crash")).status == "completed"
         before = turns(s.conversation)
 
@@ -491,7 +497,7 @@ KERNEL_SETUP = """
 import asyncio, hashlib, json, os, signal
 import rt_jupyter
 session = await rt_jupyter.connect(
-    api_key={key!r}, base_url={url!r}, log_path={path!r}, modalities="audio", quiet=True
+    api_key={key!r}, base_url={url!r}, log_path={path!r}, output_modalities="audio", quiet=True
 )
 reply = await session.say("hello from the kernel")
 

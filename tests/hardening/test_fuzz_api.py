@@ -754,7 +754,10 @@ async def service() -> AsyncIterator[LocalRealtimeService]:
 @pytest_asyncio.fixture
 async def session(service: LocalRealtimeService) -> AsyncIterator[RealtimeSession]:
     async with rt_jupyter.connect(
-        api_key="sk-api-fuzz", base_url=service.base_url, modalities="text", turn_detection=None
+        api_key="sk-api-fuzz",
+        base_url=service.base_url,
+        output_modalities="text",
+        turn_detection=None,
     ) as s:
         yield s
 
@@ -770,7 +773,7 @@ async def test_connect_refuses_bad_settings(service: LocalRealtimeService) -> No
     cases: list[tuple[Any, ...]] = [
         ({"voice": 5}, ["voice"]),
         ({"turn_detection": "always"}, ["turn_detection"]),
-        ({"modalities": ["video"]}, ["modalities"]),
+        ({"output_modalities": ["video"]}, ["modalities"]),
         ({"speed": 3.0}, ["speed", "1.5"]),
         ({"tools": [5]}, ["function_tool", "int"]),
     ]

@@ -204,7 +204,7 @@ KERNEL_CELLS = [
     "for _ in range(100):\n    await asyncio.sleep(0.05)\n"
     "os.environ['OPENAI_API_KEY'] = os.environ['RTJ_GOOD_KEY']",
     # the kernel client: a session, its event log (JSONL), reprs
-    "session = await rt_jupyter.connect(log_path='client.jsonl', modalities='text', "
+    "session = await rt_jupyter.connect(log_path='client.jsonl', output_modalities='text', "
     "turn_detection=None)\nreply = await session.say('hello')\n"
     "print(repr(session), session.settings, reply)\nawait session.close()\n"
     "print(rt_jupyter.check())",
@@ -295,7 +295,7 @@ async def test_client_log_reprs_and_errors_hold_no_key(
         api_key=SECRET_KEY,
         base_url=secret_upstream.base_url,
         log_path=str(log_path),
-        modalities="text",
+        output_modalities="text",
         turn_detection=None,
     ) as session:
         reply = await session.say("hello")

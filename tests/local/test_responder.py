@@ -129,7 +129,7 @@ async def test_chat_completions_responder(upstream: str) -> None:
     async with (
         LocalRealtimeService(engines=Engines(responder=responder)) as svc,
         connect(
-            api_key="sk-x", base_url=svc.base_url, modalities="text", tools=[get_weather]
+            api_key="sk-x", base_url=svc.base_url, output_modalities="text", tools=[get_weather]
         ) as session,
     ):
         reply = await session.say("hello upstream")
@@ -151,7 +151,7 @@ class _Broken:
 async def test_a_failing_responder_fails_the_response_not_the_session() -> None:
     async with (
         LocalRealtimeService(engines=Engines(responder=_Broken())) as svc,
-        connect(api_key="sk-x", base_url=svc.base_url, modalities="text") as session,
+        connect(api_key="sk-x", base_url=svc.base_url, output_modalities="text") as session,
     ):
         reply = await session.say("hello")
         assert reply.status == "failed"
