@@ -89,7 +89,7 @@ class Recording:
         for row in json.loads((folder / "inputs.json").read_text()):
             entry = dict(row)
             if row["kind"] == "audio":
-                samples, rate = read_wav(folder / row["file"])
+                samples, rate = read_wav(_input_file(folder, row.get("file")))
                 entry["audio"] = encode_audio(samples, rate, row.get("format", "pcm16"))
             inputs.append(entry)
         config = json.loads((folder / "session.json").read_text())
@@ -133,6 +133,26 @@ class Recording:
         from .frames import turns
 
         return turns(self.log)
+
+
+def _input_file(folder: Path, name: object) -> Path:
+    """The audio file ``name`` of ``inputs.json``, which must stay inside the recording ``folder``
+    (a relative path; no ``..`` or symlink leading out of it), or :class:`ValueError`."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{folder}/inputs.json: an audio input has no 'file'")
+    if Path(name).is_absolute():
+        raise ValueError(
+            f"{folder}/inputs.json: audio file {name!r} is an absolute path; a recording's audio "
+            "files are relative paths inside its folder"
+        )
+    root = folder.resolve()
+    target = (root / name).resolve()
+    if not target.is_relative_to(root):
+        raise ValueError(
+            f"{folder}/inputs.json: audio file {name!r} is outside the recording folder "
+            "(through '..' or a symlink); refusing to read it"
+        )
+    return target
 
 
 async def _send_recorded_audio(
