@@ -50,6 +50,7 @@ from .session import SessionConfig
 
 __all__ = [
     "MAX_APPEND_BYTES",
+    "MAX_INPUT_BUFFER_BYTES",
     "InputAudioBuffer",
     "RealtimeConnection",
     "Role",
@@ -58,6 +59,9 @@ __all__ = [
 
 #: Largest ``input_audio_buffer.append`` event the API accepts.
 MAX_APPEND_BYTES: Final = 15 * 1024 * 1024
+#: Most uncommitted audio the server's input buffer holds (about 11 minutes of 24 kHz pcm16);
+#: an append beyond it is refused with an ``error`` and the session goes on.
+MAX_INPUT_BUFFER_BYTES: Final = 32 * 1024 * 1024
 #: Least audio ``input_audio_buffer.commit`` accepts.
 MIN_COMMIT_MS: Final = 100
 
@@ -354,6 +358,16 @@ class RealtimeConnection:
                     code="invalid_value",
                     param="audio",
                 ) from None
+            held = len(self.input_buffer.data)
+            if held + len(raw) > MAX_INPUT_BUFFER_BYTES:
+                raise ProtocolError(
+                    f"Invalid 'audio': the input audio buffer is full ({held / 2**20:.1f} MiB "
+                    f"uncommitted, {len(raw) / 2**20:.1f} MiB more would pass the limit of "
+                    f"{MAX_INPUT_BUFFER_BYTES // 2**20} MiB). Commit or clear the buffer "
+                    "(input_audio_buffer.commit / input_audio_buffer.clear) before appending more.",
+                    code="invalid_value",
+                    param="audio",
+                )
             self.input_buffer.append(raw)
         elif t == "input_audio_buffer.commit":
             if self.input_buffer.ms < MIN_COMMIT_MS:

@@ -6,14 +6,67 @@ reaching each other's calls, and a recording whose ``inputs.json`` reads files o
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import pytest_asyncio
+import websockets
 
 from rt_jupyter import record
 from rt_jupyter.audio import write_wav
+from rt_jupyter.local.service import LocalRealtimeService
+from rt_jupyter.local.session import Engines
+from rt_jupyter.protocol import connection
+
+KEY = "sk-attacks-owner"
+#: The uncommitted audio the service holds at most (the protocol core's constant).
+BUFFER_CAP = getattr(connection, "MAX_INPUT_BUFFER_BYTES", 32 * 2**20)
+
+
+@pytest_asyncio.fixture
+async def service() -> AsyncIterator[LocalRealtimeService]:
+    async with LocalRealtimeService(engines=Engines(), accept_keys=[KEY]) as svc:
+        yield svc
+
+
+# --- finding 6: the input audio buffer without a cap ----------------------------------------------
+
+
+async def test_the_input_audio_buffer_is_capped(service: LocalRealtimeService) -> None:
+    """With turn detection off, appends past the buffer's cap are refused with an ``error``
+    (``invalid_value``, param ``audio``), the buffer stays within the cap, and the session
+    goes on."""
+    ws = await websockets.connect(
+        f"{service.ws_base_url}/realtime?model=gpt-realtime",
+        additional_headers={"Authorization": f"Bearer {KEY}"},
+        max_size=2**26,
+    )
+    assert json.loads(await ws.recv())["type"] == "session.created"
+    update = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    await ws.send(json.dumps({"type": "session.update", "session": update}))
+    chunk = base64.b64encode(bytes(8 * 2**20)).decode()  # 8 MiB of silence, 10.7 MiB of base64
+    appends = BUFFER_CAP // (8 * 2**20) + 3
+    for i in range(appends):
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
+        (session,) = service.sessions
+        assert len(session.conn.input_buffer.data) <= BUFFER_CAP, f"after append {i + 1}"
+    await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["type"] != "input_audio_buffer.cleared":
+        events.append(json.loads(await ws.recv()))
+    errors = [e["error"] for e in events if e["type"] == "error"]
+    assert len(errors) == 3, [e["type"] for e in events]
+    assert {(e["code"], e["param"]) for e in errors} == {("invalid_value", "audio")}
+    assert "input audio buffer is full" in errors[0]["message"]
+    (session,) = service.sessions
+    assert len(session.conn.input_buffer.data) == 0 and not session.closed
+    await ws.close()
+
 
 # --- finding 10: a recording reads files outside its folder ---------------------------------------
 
