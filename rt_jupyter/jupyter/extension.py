@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as _dt
+import ipaddress
 import logging
+import os
 import re
-import time
-from collections import Counter, deque
+from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -34,13 +35,30 @@ from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode, de
 from traitlets.config import LoggingConfigurable
 
 from ..config import resolve_settings
-from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote, scrub
+from .mint import (
+    AUDIT_LOGGER,
+    EXTENSION_ENV,
+    BrowserToken,
+    MintError,
+    MintPolicy,
+    RateLimiter,
+    audit_line,
+    check_policy,
+    mint_local,
+    mint_remote,
+    scrub,
+)
 
-__all__ = ["AUDIT_LOGGER", "RealtimeExtension", "load_extension", "unload_extension"]
+__all__ = [
+    "AUDIT_LOGGER",
+    "EXTENSION_ENV",
+    "RealtimeExtension",
+    "load_extension",
+    "unload_extension",
+]
 
-#: One line per mint attempt (user, model, dialect, outcome; never a key).
-AUDIT_LOGGER = "rt_jupyter.audit"
 audit = logging.getLogger(AUDIT_LOGGER)
+_log = logging.getLogger(__name__)
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")
 _SETTINGS_KEY = "rt_jupyter_extension"
@@ -82,6 +100,14 @@ class RealtimeExtension(LoggingConfigurable):
         config=True,
         help="GA session settings applied to every minted key before the browser's own settings "
         "(e.g. {'instructions': '...'}).",
+    )
+    policy = Dict(
+        config=True,
+        help="Session fields pinned or capped AFTER the browser's settings, for every key minted "
+        "(GA and beta): 'instructions_prefix' (str, put before the browser's instructions), "
+        "'allowed_tools' (tool names; other tools are refused), 'voice' (str, replaces the "
+        "browser's), 'max_output_tokens' (int cap), 'transcription_model' (str, replaces the "
+        "browser's when transcription is on).",
     )
     ephemeral_ttl = Int(
         600,
@@ -127,6 +153,14 @@ class RealtimeExtension(LoggingConfigurable):
                 raise ValueError(f"allowed_models: {name!r} is not a model name")
         return list(proposal["value"])
 
+    @validate("policy")
+    def _check_policy(self, proposal: Any) -> dict[str, Any]:
+        return check_policy(proposal["value"])
+
+    @default("policy")
+    def _default_policy(self) -> dict[str, Any]:
+        return {}
+
     @default("default_session")
     def _default_session(self) -> dict[str, Any]:
         return {}
@@ -146,7 +180,7 @@ class RealtimeExtension(LoggingConfigurable):
         self.resolved_dialect = settings.dialect
         self.local = settings.local
         self.counts: Counter[str] = Counter()
-        self._recent: dict[str, deque[float]] = {}
+        self.limiter = RateLimiter(self.mint_rate_limit)
         self.local_state: Any = None
         self.local_base_url = ""
         self._engines_future: asyncio.Future[Any] | None = None
@@ -171,7 +205,7 @@ class RealtimeExtension(LoggingConfigurable):
             ice_host=self.local_ice_host,
         )
         self.local_base_url = url_path_join(prefix, "v1")
-        return make_handlers(self.local_state, prefix=prefix)
+        return [guarded(route) for route in make_handlers(self.local_state, prefix=prefix)]
 
     async def ensure_engines(self) -> None:
         """Load the local service's engines once, in a worker thread."""
@@ -225,58 +259,27 @@ class RealtimeExtension(LoggingConfigurable):
 
     def check_rate(self, user: str, now: float | None = None) -> None:
         """Count a mint for ``user``; :class:`MintError` 429 beyond ``mint_rate_limit``/minute."""
-        now = time.monotonic() if now is None else now
-        recent = self._recent.setdefault(user, deque())
-        while recent and recent[0] <= now - 60.0:
-            recent.popleft()
-        if len(recent) >= self.mint_rate_limit:
-            retry = max(1, int(60.0 - (now - recent[0])) + 1)
-            raise MintError(
-                429,
-                f"Too many session keys requested: {len(recent)} in the last minute, the limit "
-                f"is {self.mint_rate_limit}. Try again in {retry} s.",
-                code="rate_limited",
-                hint="An administrator can raise c.RealtimeExtension.mint_rate_limit.",
-            )
-        recent.append(now)
+        self.limiter.limit = self.mint_rate_limit
+        self.limiter.check(user, now)
+
+    @property
+    def mint_policy(self) -> MintPolicy:
+        """The policy every mint goes through (the kernel fallback uses the same class)."""
+        return MintPolicy(
+            default_model=self.resolved_model,
+            allowed_models=tuple(self.allowed_models),
+            default_session=self.default_session,
+            policy=self.policy,
+        )
 
     def choose_model(self, requested: Any) -> str:
         """The model to mint for: the request's or the default, checked against
         ``allowed_models``."""
-        if requested in (None, ""):
-            model = self.resolved_model
-        elif not isinstance(requested, str) or not _MODEL_NAME.match(requested):
-            raise MintError(
-                400, f"'model' must be a model name, got {requested!r}.", code="invalid_model"
-            )
-        else:
-            model = requested
-        if self.allowed_models and model not in self.allowed_models:
-            allowed = ", ".join(self.allowed_models)
-            raise MintError(
-                400,
-                f"The model {model!r} is not allowed on this server; allowed: {allowed}.",
-                code="model_not_allowed",
-                hint="Pick one of the allowed models, or ask an administrator to add it to "
-                "c.RealtimeExtension.allowed_models.",
-            )
-        return model
+        return self.mint_policy.model(requested)
 
     async def mint(self, body: Any, user: str) -> BrowserToken:
         """Check the request and mint a key for ``user`` (local store or upstream)."""
-        if not isinstance(body, dict):
-            raise MintError(400, "The request body must be a JSON object.", code="invalid_json")
-        unknown = sorted(set(body) - {"model", "session"})
-        if unknown:
-            raise MintError(
-                400,
-                f"Unknown field(s) {unknown}: send {{'model': ..., 'session': {{...}}}}.",
-                code="unknown_parameter",
-            )
-        model = self.choose_model(body.get("model"))
-        session = build_session(
-            body.get("session"), model=model, default_session=self.default_session
-        )
+        model, session = self.mint_policy.check(body)
         self.check_rate(user)
         if self.local:
             from ..local.default import ServiceRef, resolve_endpoint
@@ -319,15 +322,14 @@ class RealtimeExtension(LoggingConfigurable):
         else:
             self.counts["refused"] += 1
             self.counts[f"refused.{outcome}"] += 1
-        audit.info(
-            "mint user=%s model=%s dialect=%s upstream=%s time=%s outcome=%s status=%d",
-            _safe(user),
-            _safe(model),
-            self.resolved_dialect.value,
-            "local" if self.local else "remote",
-            _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            outcome,
-            status,
+        audit_line(
+            user=user,
+            model=model,
+            dialect=self.resolved_dialect.value,
+            upstream="local" if self.local else "remote",
+            outcome=outcome,
+            status=status,
+            via="server",
         )
 
     def status(self) -> dict[str, Any]:
@@ -359,15 +361,8 @@ class RealtimeExtension(LoggingConfigurable):
                 "key_refusals": state.keys.refusals,
             }
         else:
-            from urllib.parse import urlsplit
-
             out["upstream_host"] = urlsplit(self.resolved_base_url).hostname
         return out
-
-
-def _safe(text: str) -> str:
-    """One token for the audit line (no spaces or newlines)."""
-    return re.sub(r"[^\w@.:\-+]", "_", text)[:120] or "-"
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -380,13 +375,27 @@ class _Handler(APIHandler):
         return ext
 
     def user_name(self) -> str:
-        """Who is asking. Requests authenticated by the server token (not by a login cookie) get
-        a fresh anonymous user each time in Jupyter: they count as one user, "token"."""
-        user = self.current_user
-        name = getattr(user, "username", None) or getattr(user, "name", None) or str(user)
-        if self.token_authenticated and not self.get_cookie(self.cookie_name, None):
-            return "token"
-        return str(name)
+        """Who is asking, for the rate limit and the audit line: the identity provider's user
+        name, except that Jupyter's anonymous users are one identity, "anonymous".
+
+        jupyter_server gives a token or password login (and a token request, and a request with
+        a junk login cookie) a fresh random user each time (``generate_anonymous_user``): all
+        of them hold the server's one secret, so they are one principal, whatever cookies the
+        request carries."""
+        return identity_of(self.current_user)
+
+
+def identity_of(user: Any) -> str:
+    """The rate-limit identity of a jupyter_server ``User``: ``"anonymous"`` for the random
+    users ``IdentityProvider.generate_anonymous_user`` makes, else the user name."""
+    username = str(getattr(user, "username", None) or getattr(user, "name", None) or user)
+    name = str(getattr(user, "name", "") or "")
+    if _ANON_ID.match(username) and name.startswith("Anonymous "):
+        return "anonymous"
+    return username
+
+
+_ANON_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class SessionHandler(_Handler):
@@ -461,6 +470,93 @@ class StatusHandler(_Handler):
         self.finish(self.extension.status())
 
 
+# --- the mounted local service behind Jupyter's checks -----------------------------------------
+
+
+def _host_allowed(handler: web.RequestHandler) -> bool:
+    """jupyter_server's ``check_host``: unless ``allow_remote_access``, the Host header must be
+    a loopback address or one of ``local_hostnames`` (no DNS rebinding)."""
+    settings = handler.settings
+    if settings.get("allow_remote_access", False):
+        return True
+    match = re.match(r"^(.*?)(:\d+)?$", handler.request.host or "")
+    host = match.group(1) if match else ""
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in settings.get("local_hostnames", ["localhost"])
+
+
+def _origin_allowed(handler: web.RequestHandler) -> bool:
+    """jupyter_server's ``check_origin``: no Origin (a script), the same host, or one the server
+    allows (``allow_origin``, ``allow_origin_pat``)."""
+    origin = handler.request.headers.get("Origin")
+    host = handler.request.headers.get("Host")
+    if origin is None or host is None:
+        return True
+    allow_origin = handler.settings.get("allow_origin", "")
+    if allow_origin == "*" or urlsplit(origin.lower()).netloc == host.lower():
+        return True
+    if allow_origin:
+        return bool(allow_origin == origin)
+    pattern = handler.settings.get("allow_origin_pat")
+    return bool(pattern and re.match(pattern, origin))
+
+
+class _JupyterChecks:
+    """Mixed into every mounted local-service handler: a request with a foreign Host, or from a
+    foreign Origin, is refused (403) before the handler looks at its key."""
+
+    def prepare(self) -> Any:
+        handler: web.RequestHandler = self  # type: ignore[assignment]
+        if not _host_allowed(handler):
+            _log.warning(
+                "rt_jupyter: refused a local-service request for Host %r (not local; "
+                "ServerApp.allow_remote_access allows it)",
+                handler.request.host,
+            )
+            raise web.HTTPError(403, "Host not allowed")
+        if not _origin_allowed(handler):
+            _log.warning(
+                "rt_jupyter: refused a local-service request from Origin %r",
+                handler.request.headers.get("Origin"),
+            )
+            raise web.HTTPError(403, "Origin not allowed")
+        return super().prepare()  # type: ignore[misc]
+
+
+def guarded(route: tuple[str, Any, dict[str, Any]]) -> tuple[str, Any, dict[str, Any]]:
+    """A local-service route behind Jupyter's checks: ``/health`` needs a Jupyter login (it has
+    no key to check); the key-authenticated routes get the Host and Origin checks."""
+    from ..local.handlers import HealthHandler
+
+    pattern, cls, kwargs = route
+    if issubclass(cls, HealthHandler):
+        return pattern, _Health, kwargs
+    return pattern, type(f"Jupyter{cls.__name__}", (_JupyterChecks, cls), {}), kwargs
+
+
+class _Health(APIHandler):
+    """``GET rt-jupyter/local/health`` with Jupyter's login, Host and Origin checks."""
+
+    def initialize(self, state: Any) -> None:
+        self.state = state
+
+    @web.authenticated
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(
+            {
+                "status": "ok",
+                "sessions": len(self.state.sessions),
+                "calls": len(self.state.calls),
+                "refusals": self.state.keys.refusals,
+            }
+        )
+
+
 class _ForwardToServerLog(logging.Handler):
     def __init__(self, target: logging.Logger) -> None:
         super().__init__(logging.INFO)
@@ -478,6 +574,7 @@ def load_extension(serverapp: Any) -> RealtimeExtension:
     web_app = serverapp.web_app
     base_url = web_app.settings.get("base_url", "/")
     web_app.settings[_SETTINGS_KEY] = ext
+    os.environ[EXTENSION_ENV] = "1"  # inherited by the kernels this server starts
     handlers: list[Any] = [
         (url_path_join(base_url, "rt-jupyter/session"), SessionHandler),
         (url_path_join(base_url, "rt-jupyter/status"), StatusHandler),
@@ -506,6 +603,7 @@ async def _preload(ext: RealtimeExtension) -> None:
 async def unload_extension(serverapp: Any) -> None:
     """Close the mounted local service's calls and sessions."""
     ext = serverapp.web_app.settings.get(_SETTINGS_KEY)
+    os.environ.pop(EXTENSION_ENV, None)
     if isinstance(ext, RealtimeExtension):
         await ext.close()
     for handler in list(audit.handlers):

@@ -9,7 +9,13 @@ log line (:func:`scrub` removes anything key-like from upstream messages).
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +29,17 @@ from ..protocol.errors import error_from_http
 from ..protocol.session import deep_merge
 
 __all__ = [
+    "AUDIT_LOGGER",
+    "EXTENSION_ENV",
+    "POLICY_FIELDS",
     "BrowserToken",
     "MintError",
+    "MintPolicy",
+    "RateLimiter",
+    "apply_policy",
+    "audit_line",
     "build_session",
+    "check_policy",
     "mint_local",
     "mint_remote",
     "scrub",
@@ -59,6 +73,208 @@ class BrowserToken:
 MintError = KeyMintError
 """A refused or failed mint (the same class as :class:`rt_jupyter.errors.KeyMintError`)."""
 
+#: Set in the Jupyter server's environment while the rt_jupyter extension is loaded; kernels the
+#: server starts inherit it, and their kernel mint then refuses to mint with the server's key.
+EXTENSION_ENV = "RT_JUPYTER_SERVER_EXTENSION"
+
+#: One line per mint attempt (user, model, dialect, outcome; never a key).
+AUDIT_LOGGER = "rt_jupyter.audit"
+_audit = logging.getLogger(AUDIT_LOGGER)
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")
+
+#: The session fields an administrator's policy pins or caps (``c.RealtimeExtension.policy``).
+POLICY_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "instructions_prefix": str,
+    "allowed_tools": list,
+    "voice": str,
+    "max_output_tokens": int,
+    "transcription_model": str,
+}
+
+
+def check_policy(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """``policy`` checked (known fields, types); raises ``ValueError`` naming the bad field."""
+    out: dict[str, Any] = {}
+    for name, value in policy.items():
+        kind = POLICY_FIELDS.get(name)
+        if kind is None:
+            raise ValueError(f"policy: unknown field {name!r}; known: {sorted(POLICY_FIELDS)}")
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"policy: {name!r} must be a {getattr(kind, '__name__', kind)}")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ValueError("policy: 'allowed_tools' must be a list of tool names")
+        if isinstance(value, int) and not 1 <= value <= 4096:
+            raise ValueError("policy: 'max_output_tokens' must be 1-4096")
+        out[name] = list(value) if isinstance(value, list) else value
+    return out
+
+
+def apply_policy(session: dict[str, Any], policy: Mapping[str, Any]) -> dict[str, Any]:
+    """Pin or cap ``session`` (GA shape, in place) by ``policy``, *after* the browser's settings:
+    the instructions start with ``instructions_prefix``; tools outside ``allowed_tools`` are
+    refused (:class:`MintError` 400); ``voice`` and ``transcription_model`` replace the browser's;
+    ``max_output_tokens`` caps it (``"inf"`` or a larger number becomes the cap)."""
+    prefix = policy.get("instructions_prefix")
+    if prefix:
+        own = session.get("instructions")
+        session["instructions"] = f"{prefix}\n\n{own}" if isinstance(own, str) and own else prefix
+    allowed = policy.get("allowed_tools")
+    if allowed is not None:
+        names = [
+            str(tool.get("name")) if isinstance(tool, Mapping) else repr(tool)
+            for tool in session.get("tools") or []
+        ]
+        refused = [name for name in names if name not in allowed]
+        if refused:
+            raise MintError(
+                400,
+                f"Tool(s) {refused} are not allowed on this server; allowed: {list(allowed)}.",
+                code="tool_not_allowed",
+                hint="An administrator sets c.RealtimeExtension.policy['allowed_tools'].",
+            )
+    audio = session.get("audio") if isinstance(session.get("audio"), dict) else None
+    if "voice" in policy:
+        audio = session.setdefault("audio", {}) if audio is None else audio
+        output = audio.setdefault("output", {})
+        if isinstance(output, dict):
+            output["voice"] = policy["voice"]
+    if "transcription_model" in policy and audio is not None:
+        inp = audio.get("input")
+        if isinstance(inp, dict) and isinstance(inp.get("transcription"), dict):
+            inp["transcription"]["model"] = policy["transcription_model"]
+    cap = policy.get("max_output_tokens")
+    if cap is not None:
+        own = session.get("max_output_tokens")
+        if not isinstance(own, int) or isinstance(own, bool) or own > cap:
+            session["max_output_tokens"] = cap
+    return session
+
+
+@dataclass(frozen=True)
+class MintPolicy:
+    """What a mint may ask for, the same for the server extension and the kernel fallback:
+    the default model, ``allowed_models``, ``default_session`` (under the browser's settings) and
+    ``policy`` (over them, :func:`apply_policy`)."""
+
+    default_model: str
+    allowed_models: tuple[str, ...] = ()
+    default_session: Mapping[str, Any] = field(default_factory=dict)
+    policy: Mapping[str, Any] = field(default_factory=dict)
+
+    def model(self, requested: Any) -> str:
+        """The model to mint for, checked against ``allowed_models`` (:class:`MintError` 400)."""
+        if requested in (None, ""):
+            model = self.default_model
+        elif not isinstance(requested, str) or not _MODEL_NAME.match(requested):
+            raise MintError(
+                400, f"'model' must be a model name, got {requested!r}.", code="invalid_model"
+            )
+        else:
+            model = requested
+        if self.allowed_models and model not in self.allowed_models:
+            allowed = ", ".join(self.allowed_models)
+            raise MintError(
+                400,
+                f"The model {model!r} is not allowed on this server; allowed: {allowed}.",
+                code="model_not_allowed",
+                hint="Pick one of the allowed models, or ask an administrator to add it to "
+                "c.RealtimeExtension.allowed_models.",
+            )
+        return model
+
+    def check(self, body: Any) -> tuple[str, dict[str, Any]]:
+        """The model and GA session to mint for a request body ``{"model"?, "session"?}``."""
+        if not isinstance(body, Mapping):
+            raise MintError(400, "The request body must be a JSON object.", code="invalid_json")
+        unknown = sorted(set(body) - {"model", "session"})
+        if unknown:
+            raise MintError(
+                400,
+                f"Unknown field(s) {unknown}: send {{'model': ..., 'session': {{...}}}}.",
+                code="unknown_parameter",
+            )
+        model = self.model(body.get("model"))
+        session = build_session(
+            body.get("session"),
+            model=model,
+            default_session=self.default_session,
+            policy=self.policy,
+        )
+        return model, session
+
+
+class RateLimiter:
+    """At most ``limit`` mints per ``window`` seconds per identity. The table holds at most
+    ``max_identities`` identities: expired ones are dropped first, and when every slot holds an
+    identity with mints inside the window a *new* identity is refused (never an active one
+    forgotten, so no flood of identities can reset anyone's count)."""
+
+    def __init__(self, limit: int, *, window: float = 60.0, max_identities: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_identities = max_identities
+        self._recent: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    def check(self, identity: str, now: float | None = None) -> None:
+        """Count a mint for ``identity``; :class:`MintError` 429 beyond the limit."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = self._recent.get(identity)
+            if recent is None:
+                if len(self._recent) >= self.max_identities:
+                    self._prune(now)
+                if len(self._recent) >= self.max_identities:
+                    raise MintError(
+                        429,
+                        "Too many users are requesting session keys right now; try again in a "
+                        "minute.",
+                        code="rate_limited",
+                    )
+                recent = self._recent[identity] = deque()
+            self._recent.move_to_end(identity)
+            while recent and recent[0] <= now - self.window:
+                recent.popleft()
+            if len(recent) >= self.limit:
+                retry = max(1, int(self.window - (now - recent[0])) + 1)
+                raise MintError(
+                    429,
+                    f"Too many session keys requested: {len(recent)} in the last minute, the "
+                    f"limit is {self.limit}. Try again in {retry} s.",
+                    code="rate_limited",
+                    hint="An administrator can raise c.RealtimeExtension.mint_rate_limit.",
+                )
+            recent.append(now)
+
+    def _prune(self, now: float) -> None:
+        for identity in [i for i, r in self._recent.items() if not r or r[-1] <= now - self.window]:
+            del self._recent[identity]
+
+
+def _safe(text: str) -> str:
+    """One token for the audit line (no spaces or newlines)."""
+    return re.sub(r"[^\w@.:\-+]", "_", text)[:120] or "-"
+
+
+def audit_line(
+    *, user: str, model: str, dialect: str, upstream: str, outcome: str, status: int, via: str
+) -> None:
+    """Write one audit line (never a key) to :data:`AUDIT_LOGGER`."""
+    _audit.info(
+        "mint user=%s model=%s dialect=%s upstream=%s via=%s time=%s outcome=%s status=%d",
+        _safe(user),
+        _safe(model),
+        dialect,
+        upstream,
+        via,
+        _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        outcome,
+        status,
+    )
+
 
 def _host(base_url: str) -> str:
     parts = urlsplit(base_url)
@@ -78,10 +294,15 @@ def sdp_url(base_url: str, dialect: Dialect | str, model: str) -> str:
 
 
 def build_session(
-    requested: Any, *, model: str, default_session: Mapping[str, Any] | None = None
+    requested: Any,
+    *,
+    model: str,
+    default_session: Mapping[str, Any] | None = None,
+    policy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The GA session to mint: ``default_session``, then the browser's ``requested`` settings,
-    with ``type`` and ``model`` set. Raises :class:`MintError` (400) for an invalid session."""
+    then ``policy`` (:func:`apply_policy`), with ``type`` and ``model`` set. Raises
+    :class:`MintError` (400) for an invalid or refused session."""
     if requested is None:
         requested = {}
     if not isinstance(requested, Mapping):
@@ -97,6 +318,8 @@ def build_session(
             code="invalid_session",
         )
     session["model"] = model
+    if policy:
+        apply_policy(session, policy)
     try:
         validate_session(session, Dialect.GA)
     except ProtocolError as exc:

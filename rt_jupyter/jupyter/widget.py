@@ -67,7 +67,15 @@ from ..protocol import (
     user_text_item,
 )
 from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
-from .mint import BrowserToken, MintError, build_session, mint_local, mint_remote
+from .mint import (
+    BrowserToken,
+    MintError,
+    MintPolicy,
+    RateLimiter,
+    audit_line,
+    mint_local,
+    mint_remote,
+)
 
 __all__ = ["SettingError", "VoiceChat"]
 
@@ -173,6 +181,13 @@ class VoiceChat(anywidget.AnyWidget):
         sync=True
     )
     error = t.Unicode("", help="The last problem, in plain words ('' when none).").tag(sync=True)
+
+    @t.validate("error")
+    def _bounded_error(self, proposal: Any) -> str:
+        """The ``error`` trait is synced and saved with the notebook: whoever sets it (the
+        browser, this class), it holds no key and at most 2,000 characters."""
+        return _bounded_message(str(proposal["value"]))
+
     dialect = t.Unicode("", help="Dialect of the current call: 'ga' or 'beta'.").tag(sync=True)
     upstream = t.Unicode("", help="'local' (offline service) or 'remote' (OpenAI...).").tag(
         sync=True
@@ -740,7 +755,7 @@ class VoiceChat(anywidget.AnyWidget):
                     "id": request_id,
                     "ok": False,
                     "status": exc.status,
-                    "error": exc.to_json()["error"],
+                    "error": {**exc.to_json()["error"], "message": _bounded_message(exc.message)},
                 }
             except Exception as exc:
                 logger.exception("minting a key in the kernel failed")
@@ -750,8 +765,9 @@ class VoiceChat(anywidget.AnyWidget):
                     "ok": False,
                     "status": 500,
                     "error": {
-                        "message": f"The kernel could not get a session key: "
-                        f"{type(exc).__name__}: {exc}",
+                        "message": _bounded_message(
+                            f"The kernel could not get a session key: {type(exc).__name__}: {exc}"
+                        ),
                         "code": "kernel_mint_failed",
                     },
                 }
@@ -962,37 +978,96 @@ def _browser_report(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+#: The kernel's own limit on mints (the server extension's default, 30 a minute).
+KERNEL_RATE_LIMIT = 30
+_kernel_limiter = RateLimiter(KERNEL_RATE_LIMIT)
+
+
+def _bounded_message(text: str) -> str:
+    """``text`` scrubbed of the kernel's keys and anything key-like, then cut to
+    :data:`~rt_jupyter.protocol.errors.MAX_ERROR_MESSAGE_CHARS`."""
+    import os
+
+    from ..protocol.errors import MAX_ERROR_MESSAGE_CHARS, scrub_secrets
+
+    text = scrub_secrets(text, [os.environ.get("OPENAI_API_KEY"), os.environ.get("NEW_API_KEY")])
+    if len(text) > MAX_ERROR_MESSAGE_CHARS:
+        text = text[: MAX_ERROR_MESSAGE_CHARS - 1].rstrip() + "…"
+    return text
+
+
 def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:
     """Mint an ephemeral key in the kernel (no server extension): upstream with the kernel's
-    ``OPENAI_API_KEY``, or from the kernel's own local service when no key is set."""
+    ``OPENAI_API_KEY``, or from the kernel's own local service when no key is set.
+
+    The request goes through the same :class:`~rt_jupyter.jupyter.mint.MintPolicy`, rate limit
+    (:data:`KERNEL_RATE_LIMIT` a minute) and audit line as the server extension's. A kernel
+    started by a Jupyter server with the rt_jupyter extension loaded (``RT_JUPYTER_SERVER_
+    EXTENSION`` in its environment) refuses to mint with the key: the extension's endpoint, with
+    the administrator's policy, is the way to a key there."""
+    import os
+
     from ..config import resolve_settings
+    from .mint import EXTENSION_ENV
 
     settings = resolve_settings()
+    upstream = "local" if settings.local else "remote"
     requested = body.get("model")
-    model = str(requested) if requested else settings.model
-    session = build_session(body.get("session"), model=model)
-    if settings.local:
-        from ..local.default import resolve_endpoint
+    shown = requested if isinstance(requested, str) and requested else settings.model
 
-        endpoint = resolve_endpoint(settings)
-        return mint_local(
-            endpoint.keys,
-            base_url=endpoint.settings.base_url,
-            session=session,
-            model=model,
-            dialect=endpoint.settings.dialect,
-            ttl=600,
-            owner=str(endpoint.api_key),
+    def audit(outcome: str, status: int) -> None:
+        audit_line(
+            user="kernel",
+            model=str(shown),
+            dialect=settings.dialect.value,
+            upstream=upstream,
+            outcome=outcome,
+            status=status,
+            via="kernel",
         )
-    assert settings.api_key is not None
-    return asyncio.run(
-        mint_remote(
-            base_url=settings.base_url,
-            api_key=settings.api_key,
-            session=session,
-            model=model,
-            dialect=settings.dialect,
-            ttl=600,
-            key_hint="Check OPENAI_API_KEY in the kernel's environment.",
+
+    try:
+        if not settings.local and os.environ.get(EXTENSION_ENV):
+            raise MintError(
+                403,
+                "This kernel's Jupyter server runs the rt_jupyter extension, which mints the "
+                "session keys (with its model, session and rate-limit policy); the kernel does "
+                "not mint with the server's API key.",
+                code="kernel_mint_refused",
+                hint="Reload the page so the widget asks the server extension for its key.",
+            )
+        model, session = MintPolicy(default_model=settings.model).check(
+            {k: v for k, v in body.items() if v is not None}
         )
-    )
+        _kernel_limiter.check("kernel")
+        if settings.local:
+            from ..local.default import resolve_endpoint
+
+            endpoint = resolve_endpoint(settings)
+            token = mint_local(
+                endpoint.keys,
+                base_url=endpoint.settings.base_url,
+                session=session,
+                model=model,
+                dialect=endpoint.settings.dialect,
+                ttl=600,
+                owner=str(endpoint.api_key),
+            )
+        else:
+            assert settings.api_key is not None
+            token = asyncio.run(
+                mint_remote(
+                    base_url=settings.base_url,
+                    api_key=settings.api_key,
+                    session=session,
+                    model=model,
+                    dialect=settings.dialect,
+                    ttl=600,
+                    key_hint="Check OPENAI_API_KEY in the kernel's environment.",
+                )
+            )
+    except MintError as exc:
+        audit(exc.code, exc.status)
+        raise
+    audit("minted", 200)
+    return token
