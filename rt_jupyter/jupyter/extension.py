@@ -10,7 +10,12 @@ Routes (under the server's ``base_url``):
 * ``GET rt-jupyter/status`` — Jupyter auth. Mode, model, dialect, ``key_configured`` (a boolean)
   and counters.
 * ``rt-jupyter/local/v1/…`` — only without a key: the local service's REST/WebRTC routes, which
-  accept only the ephemeral keys minted above (no standard key, no anonymous caller).
+  accept only the ephemeral keys minted above (no standard key, no anonymous caller), behind
+  Jupyter's Host and Origin checks; ``rt-jupyter/local/health`` needs a Jupyter login.
+
+Every mint (this endpoint and the widget's kernel fallback) goes through one
+:class:`~rt_jupyter.jupyter.mint.MintPolicy` (``allowed_models``, ``default_session`` under the
+browser's settings, ``policy`` over them), one rate limiter per identity and one audit line.
 
 Configuration (``c.RealtimeExtension.*``) with environment fallbacks: see
 :class:`RealtimeExtension`.
@@ -228,7 +233,7 @@ class RealtimeExtension(LoggingConfigurable):
             raise MintError(
                 503,
                 "The local realtime service could not load its speech engines "
-                f"({type(exc).__name__}: {exc}).",
+                f"({type(exc).__name__}: {scrub(str(exc), [self._api_key])[:300]}).",
                 code="local_engines_unavailable",
                 hint="Install rt_jupyter with its dependencies, or configure an API key "
                 "(c.RealtimeExtension.api_key) to use OpenAI instead.",

@@ -354,6 +354,11 @@ def mint_local(
     )
 
 
+def _short(text: str, api_key: str) -> str:
+    """A transport error's text for the browser: scrubbed first, then cut to 300 characters."""
+    return scrub(text, [api_key])[:300]
+
+
 def _upstream_error(
     status: int, body: bytes, *, host: str, api_key: str, key_hint: str
 ) -> MintError:
@@ -434,21 +439,21 @@ async def mint_remote(
     except HTTPClientError as exc:  # pragma: no cover - raise_error=False returns most errors
         raise MintError(
             502,
-            f"Could not reach the realtime service at {host}: {scrub(str(exc), [api_key])}",
+            f"Could not reach the realtime service at {host}: {_short(str(exc), api_key)}",
             code="upstream_unreachable",
         ) from None
     except (OSError, TimeoutError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise MintError(
             502,
-            f"Could not reach the realtime service at {host} ({scrub(str(reason), [api_key])}). "
+            f"Could not reach the realtime service at {host} ({_short(str(reason), api_key)}). "
             "Check the base URL and the network.",
             code="upstream_unreachable",
         ) from None
     finally:
         client.close()
     if response.code == 599:
-        reason = scrub(str(response.error or "no response"), [api_key])
+        reason = _short(str(response.error or "no response"), api_key)
         raise MintError(
             502,
             f"Could not reach the realtime service at {host} ({reason}). Check the base URL and "
