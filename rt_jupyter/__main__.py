@@ -6,16 +6,29 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import sys
 
 
+def _accepted_keys(args: argparse.Namespace) -> tuple[list[str] | None, str]:
+    """The standard keys ``serve`` accepts (None: any ``sk-…``) and how to print them: the
+    ``--key`` ones, any with ``--accept-any-key``, else one generated key printed in full."""
+    from .local.keys import mask_key
+
+    if args.key:
+        return list(args.key), ", ".join(mask_key(k) for k in args.key)
+    if args.accept_any_key:
+        return None, "any sk-... key (--accept-any-key)"
+    key = "sk-local-" + secrets.token_urlsafe(24)
+    return [key], f"{key}   (generated: use it as OPENAI_API_KEY, or choose one with --key)"
+
+
 async def _serve(args: argparse.Namespace) -> int:
+    from .local.handlers import DEFAULT_ALLOWED_ORIGINS
     from .local.service import LocalRealtimeService
 
-    accept = None
-    if args.key:
-        accept = list(args.key)
+    accept, shown = _accepted_keys(args)
     service = LocalRealtimeService(
         args.host,
         args.port,
@@ -24,16 +37,14 @@ async def _serve(args: argparse.Namespace) -> int:
         max_session_s=args.max_session_s,
         max_sessions_per_key=args.max_sessions_per_key,
         ice_host=args.ice_host,
+        allow_origins=(*DEFAULT_ALLOWED_ORIGINS, *(args.allow_origin or [])),
     )
     print("rt_jupyter local realtime service: loading engines...", flush=True)
     await service.start()
     print(f"  REST       {service.base_url}   (OPENAI_BASE_URL)", flush=True)
     print(f"  WebSocket  {service.ws_base_url}/realtime?model=gpt-realtime", flush=True)
     print(f"  WebRTC     POST {service.base_url}/realtime/calls", flush=True)
-    from .local.keys import mask_key
-
-    keys = ", ".join(mask_key(k) for k in args.key) if args.key else "any sk-... key"
-    print(f"  keys       {keys}", flush=True)
+    print(f"  keys       {shown}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -54,7 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the local realtime service")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     serve.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
-    serve.add_argument("--key", action="append", help="accept only this standard key (repeatable)")
+    serve.add_argument(
+        "--key",
+        action="append",
+        help="accept only this standard key (repeatable; default: one generated key, printed)",
+    )
+    serve.add_argument(
+        "--accept-any-key",
+        action="store_true",
+        help="accept any sk-... key (offline demos; any local program can then use the service)",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages of ORIGIN (e.g. https://app.example or http://host:*) call the "
+        "service (repeatable; loopback pages are always allowed)",
+    )
     serve.add_argument(
         "--reject-beta",
         action="store_true",

@@ -5,6 +5,7 @@ mint and the server extension share."""
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Protocol
@@ -24,8 +25,10 @@ __all__ = [
     "stop_local_service",
 ]
 
-#: The standard key rt_jupyter uses with its own in-process local service.
-LOCAL_KEY = "sk-local-rt-jupyter"
+#: The standard key rt_jupyter uses with its own in-process local service: random per process
+#: and the only standard key that service accepts, so no other program or page can use it or
+#: reach the calls of the keys it mints.
+LOCAL_KEY = "sk-local-" + secrets.token_urlsafe(24)
 
 _lock = threading.Lock()
 _service: LocalRealtimeService | None = None
@@ -37,7 +40,7 @@ def get_local_service() -> LocalRealtimeService:
     global _service
     with _lock:
         if _service is None:
-            _service = LocalRealtimeService().start_in_thread()
+            _service = LocalRealtimeService(accept_keys=[LOCAL_KEY]).start_in_thread()
         return _service
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import tornado.web
 import tornado.websocket
@@ -29,13 +30,23 @@ from .faults import Faults, FaultyTransport
 from .keys import GA_KEY_TTL_DEFAULT, AuthError, KeyStore, Principal
 from .session import Engines, LocalSession, SessionOptions
 
-__all__ = ["ServiceState", "make_handlers"]
+__all__ = ["DEFAULT_ALLOWED_ORIGINS", "MAX_MINT_BODY", "ServiceState", "make_handlers"]
 
 log = logging.getLogger("rt_jupyter.local")
 
 MAX_WS_MESSAGE = 32 * 1024 * 1024
 _BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
+#: Origins of other pages allowed to call the service by default: loopback ones (a notebook or a
+#: test page on this machine); ``host:*`` means any port.
+DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = tuple(
+    f"{scheme}://{host}{port}"
+    for scheme in ("http", "https")
+    for host in ("127.0.0.1", "localhost", "[::1]")
+    for port in ("", ":*")
+)
+#: The largest body the minting routes read (a session configuration, not audio).
+MAX_MINT_BODY = 1024 * 1024
 
 
 @dataclass
@@ -49,6 +60,7 @@ class ServiceState:
         default_factory=lambda: {Dialect.GA: 3600.0, Dialect.BETA: 1800.0}
     )
     cors: bool = True
+    allow_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
     allow_standard_keys: bool = True
     default_model: str = DEFAULT_MODEL
     ice_host: str = "127.0.0.1"
@@ -133,10 +145,48 @@ def load_engines(factory: Callable[[], Engines]) -> Engines:
     return engines
 
 
+def origin_matches(origin: str, patterns: tuple[str, ...]) -> bool:
+    """Whether ``origin`` (``scheme://host[:port]``) is one of ``patterns`` (``*`` = any origin,
+    ``scheme://host:*`` = that host on any port)."""
+    origin = origin.lower()
+    for pattern in patterns:
+        pattern = pattern.lower().rstrip("/")
+        if pattern in ("*", origin):
+            return True
+        wildcard = pattern.endswith(":*") and origin.startswith(pattern[:-1])
+        if wildcard and origin[len(pattern) - 1 :].isdigit():
+            return True
+    return False
+
+
+def _same_origin(handler: tornado.web.RequestHandler, origin: str) -> bool:
+    return urlsplit(origin).netloc.lower() == handler.request.host.lower()
+
+
+def origin_allowed(handler: tornado.web.RequestHandler, state: ServiceState) -> bool:
+    """Whether the request may come from its page: no ``Origin`` (not a browser page), the
+    service's own origin, or (``state.cors``) one of ``state.allow_origins``."""
+    origin = handler.request.headers.get("Origin")
+    if origin is None or _same_origin(handler, origin):
+        return True
+    return state.cors and origin_matches(origin, state.allow_origins)
+
+
+def _refuse_origin(handler: tornado.web.RequestHandler) -> None:
+    origin = handler.request.headers.get("Origin", "")
+    _rest_error(
+        handler,
+        403,
+        f"Requests from the origin {origin!r} are not allowed by this service; start it with "
+        "--allow-origin (allow_origins=) to let that page call it.",
+        code="origin_not_allowed",
+    )
+
+
 def _cors_headers(handler: tornado.web.RequestHandler, state: ServiceState) -> None:
-    """Let pages of any origin call the REST routes with an API key (as OpenAI does)."""
-    if state.cors:
-        origin = handler.request.headers.get("Origin", "*")
+    """Let pages of the allowed origins call the REST routes with an API key."""
+    origin = handler.request.headers.get("Origin")
+    if state.cors and origin is not None and origin_matches(origin, state.allow_origins):
         handler.set_header("Access-Control-Allow-Origin", origin)
         handler.set_header(
             "Access-Control-Allow-Headers",
@@ -158,6 +208,12 @@ class _Base(tornado.web.RequestHandler):
 
     def prepare(self) -> None:
         _cors_headers(self, self.state)
+        if (
+            self.state.cors
+            and self.request.method != "OPTIONS"
+            and not origin_allowed(self, self.state)
+        ):
+            _refuse_origin(self)
 
     def check_xsrf_cookie(self) -> None:  # API keys, not cookies, authenticate these routes
         return None
@@ -171,15 +227,17 @@ class _Base(tornado.web.RequestHandler):
         _json_error(self, status_code)
 
     def authenticate(
-        self, *, allow_standard: bool = True, standard_only: bool = False
+        self, *, allow_standard: bool = True, standard_only: bool = False, opening: bool = True
     ) -> Principal | None:
         """The caller, or None after answering 401. ``standard_only``: minting routes, which an
-        ephemeral key must not use to make more (and longer-lived) keys."""
+        ephemeral key must not use to make more (and longer-lived) keys; ``opening=False``: a
+        route that opens no session (a used single-use key may hang up its own call)."""
         try:
             _check_fault_keys(self.state)
             principal = self.state.keys.authenticate(
                 _bearer(self),
                 allow_standard=allow_standard and self.state.allow_standard_keys,
+                opening=opening,
             )
             if standard_only and principal.ephemeral is not None:
                 self.state.keys.refusals += 1
@@ -194,7 +252,17 @@ class _Base(tornado.web.RequestHandler):
             self.finish(json.dumps(exc.to_json()))
             return None
 
-    def json_body(self) -> dict[str, Any] | None:
+    def json_body(self, limit: int | None = None) -> dict[str, Any] | None:
+        """The request's JSON object, or None after answering 400 (bad JSON, over ``limit``)."""
+        if limit is not None and len(self.request.body) > limit:
+            _rest_error(
+                self,
+                400,
+                f"The request body is too large: {len(self.request.body)} bytes, the limit is "
+                f"{limit}.",
+                code="request_too_large",
+            )
+            return None
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError as exc:
@@ -213,6 +281,11 @@ class _Base(tornado.web.RequestHandler):
     def protocol_error(self, exc: ProtocolError) -> None:
         _rest_error(self, 400, exc.message, code=exc.code, param=exc.param)
 
+    def auth_error(self, exc: AuthError) -> None:
+        self.set_status(exc.status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(exc.to_json()))
+
 
 _EXPIRES_AFTER = Obj(
     {"anchor": Str(["created_at"]), "seconds": Int(10, 7200)},
@@ -226,7 +299,7 @@ class ClientSecretsHandler(_Base):
         principal = self.authenticate(standard_only=True)
         if principal is None:
             return
-        body = self.json_body()
+        body = self.json_body(MAX_MINT_BODY)
         if body is None:
             return
         try:
@@ -247,7 +320,11 @@ class ClientSecretsHandler(_Base):
             return
         ttl = int((body.get("expires_after") or {}).get("seconds", GA_KEY_TTL_DEFAULT))
         stored = {**session, "model": config.model} if config.type == "realtime" else session
-        key = self.state.keys.mint(stored, owner=principal.owner, dialect=Dialect.GA, ttl=ttl)
+        try:
+            key = self.state.keys.mint(stored, owner=principal.owner, dialect=Dialect.GA, ttl=ttl)
+        except AuthError as exc:
+            self.auth_error(exc)
+            return
         wire = config.to_wire(Dialect.GA)
         wire["expires_at"] = 0
         self.finish({"value": key.value, "expires_at": int(key.expires_at), "session": wire})
@@ -264,7 +341,7 @@ class BetaSessionsHandler(_Base):
         principal = self.authenticate(standard_only=True)
         if principal is None:
             return
-        body = self.json_body()
+        body = self.json_body(MAX_MINT_BODY)
         if body is None:
             return
         body.pop("client_secret", None)
@@ -288,7 +365,11 @@ class BetaSessionsHandler(_Base):
         stored = {**canonical}
         if model:
             stored["model"] = model
-        key = self.state.keys.mint(stored, owner=principal.owner, dialect=Dialect.BETA)
+        try:
+            key = self.state.keys.mint(stored, owner=principal.owner, dialect=Dialect.BETA)
+        except AuthError as exc:
+            self.auth_error(exc)
+            return
         wire = config.to_wire(Dialect.BETA)
         wire["client_secret"] = {"value": key.value, "expires_at": int(key.expires_at)}
         self.finish(wire)
@@ -407,11 +488,11 @@ class CallControlHandler(_Base):
     """``POST /v1/realtime/calls/{call_id}/hangup`` (and the SIP-only verbs, refused clearly)."""
 
     async def post(self, call_id: str, verb: str) -> None:
-        principal = self.authenticate()
+        principal = self.authenticate(opening=False)
         if principal is None:
             return
         call = self.state.calls.get(call_id)
-        if call is None or call.principal.owner != principal.owner:  # others' calls: not found
+        if call is None or not principal.controls(call.principal):  # others' calls: not found
             _rest_error(
                 self, 404, f"Call '{call_id}' not found.", code="not_found", param="call_id"
             )
@@ -495,11 +576,17 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
         return MAX_WS_MESSAGE
 
     def check_origin(self, origin: str) -> bool:
-        return self.state.cors or super().check_origin(origin)
+        return super().check_origin(origin) or origin_allowed(self, self.state)
 
     def prepare(self) -> None:
         if self.request.method != "GET":  # the beta SDP POST and its preflight, not upgrades
             _cors_headers(self, self.state)
+            if (
+                self.request.method == "POST"
+                and self.state.cors
+                and not origin_allowed(self, self.state)
+            ):
+                _refuse_origin(self)
 
     def options(self, *args: Any) -> None:
         """CORS preflight of the beta WebRTC ``POST /v1/realtime?model=`` from a web page."""
@@ -531,10 +618,14 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             or _BETA_SUBPROTOCOL in offered
         )
         call_id = self.get_query_argument("call_id", None)
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not self.check_origin(origin):  # before a key is spent
+            _refuse_origin(self)
+            return
         try:
             _check_fault_keys(self.state)
             principal = self.state.keys.authenticate(
-                key, allow_standard=self.state.allow_standard_keys
+                key, allow_standard=self.state.allow_standard_keys, opening=call_id is None
             )
             if call_id is None:
                 self.state.keys.open_session(principal)
@@ -545,7 +636,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             self.finish(json.dumps(exc.to_json()))
             return
         call = self.state.calls.get(call_id) if call_id is not None else None
-        if call_id is not None and (call is None or call.principal.owner != principal.owner):
+        if call_id is not None and (call is None or not principal.controls(call.principal)):
             self.set_status(404)
             self.finish(
                 json.dumps(

@@ -1,22 +1,28 @@
-"""API keys of the local service: which standard keys it accepts, ephemeral keys it mints, and the
-per-key limit on concurrent sessions."""
+"""API keys of the local service: which standard keys it accepts, ephemeral keys it mints (single
+use, bounded in number and size per owner), and the per-key limit on concurrent sessions."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RealtimeError
+from ..errors import KeyMintError, RealtimeError
 from ..protocol import Dialect, ids
 
-__all__ = ["AuthError", "EphemeralKey", "KeyStore", "Principal", "mask_key"]
+__all__ = ["AuthError", "EphemeralKey", "KeyLimitError", "KeyStore", "Principal", "mask_key"]
 
 #: Beta ephemeral keys live one minute and open one session.
 BETA_KEY_TTL = 60
 GA_KEY_TTL_DEFAULT = 600
 GA_KEY_TTL_RANGE = (10, 7200)
+#: Unexpired ephemeral keys one owner (standard key) may hold at once; the whole store's limit.
+MAX_LIVE_KEYS_PER_OWNER = 64
+MAX_LIVE_KEYS = 1024
+#: The largest session configuration (JSON bytes) an ephemeral key holds.
+MAX_KEY_SESSION_BYTES = 256 * 1024
 
 
 def mask_key(key: str) -> str:
@@ -48,9 +54,28 @@ class AuthError(RealtimeError):
         }
 
 
+class KeyLimitError(AuthError, KeyMintError):
+    """A mint the store refuses (a session too large, too many live keys): an
+    :class:`AuthError` for the service's REST routes, a :class:`~rt_jupyter.errors.KeyMintError`
+    for the kernel's and the server extension's minting."""
+
+    def __init__(self, message: str, *, status: int, code: str) -> None:
+        RealtimeError.__init__(self, message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.hint = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The OpenAI REST error body."""
+        return AuthError.to_json(self)
+
+
 @dataclass
 class EphemeralKey:
-    """A short-lived client secret bound to a session configuration."""
+    """A short-lived client secret bound to a session configuration; ``single_use`` keys open one
+    session (the default, as OpenAI's ephemeral keys). A call opened with it is controlled
+    (hang-up, sideband) by this key or by its ``owner``, never by another ephemeral key."""
 
     value: str
     expires_at: float
@@ -70,6 +95,14 @@ class Principal:
     owner: str
     ephemeral: EphemeralKey | None = None
 
+    def controls(self, opener: Principal) -> bool:
+        """Whether this caller may hang up or attach to a call ``opener`` started: the same
+        ephemeral key, or the standard key that is (or minted) its owner. Two keys minted by one
+        owner cannot reach each other's calls."""
+        if self.ephemeral is not None:
+            return opener.ephemeral is self.ephemeral
+        return opener.owner == self.owner
+
 
 class KeyStore:
     """Accepted standard keys, minted ephemeral keys, and open sessions per owner."""
@@ -80,6 +113,10 @@ class KeyStore:
         *,
         allow_standard_keys: bool = True,
         max_sessions_per_key: int | None = None,
+        single_use_keys: bool = True,
+        max_live_keys_per_owner: int = MAX_LIVE_KEYS_PER_OWNER,
+        max_live_keys: int = MAX_LIVE_KEYS,
+        max_key_session_bytes: int = MAX_KEY_SESSION_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if accept is None:
@@ -91,6 +128,10 @@ class KeyStore:
             self._accept = allowed.__contains__
         self.allow_standard_keys = allow_standard_keys
         self.max_sessions_per_key = max_sessions_per_key
+        self.single_use_keys = single_use_keys
+        self.max_live_keys_per_owner = max_live_keys_per_owner
+        self.max_live_keys = max_live_keys
+        self.max_key_session_bytes = max_key_session_bytes
         self.clock = clock
         self._ephemeral: dict[str, EphemeralKey] = {}
         self._open: dict[str, int] = {}
@@ -106,12 +147,36 @@ class KeyStore:
         dialect: Dialect = Dialect.GA,
         ttl: int | None = None,
     ) -> EphemeralKey:
-        """A new ephemeral key (``ek_…``) for ``session``; beta keys last 60 s, single use."""
+        """A new ephemeral key (``ek_…``) for ``session``; beta keys last 60 s; keys open one
+        session unless the store says otherwise (``single_use_keys``). :class:`KeyLimitError`
+        400 for a session over ``max_key_session_bytes``, 429 beyond the live keys allowed."""
         self._expire()
+        size = len(json.dumps(session, default=str))
+        if size > self.max_key_session_bytes:
+            self.refusals += 1
+            raise KeyLimitError(
+                f"The session configuration is too large: {size} bytes, the limit is "
+                f"{self.max_key_session_bytes}.",
+                status=400,
+                code="request_too_large",
+            )
+        now = self.clock()
+        live = [k for k in self._ephemeral.values() if k.expires_at >= now]
+        mine = sum(1 for k in live if k.owner == owner)
+        if mine >= self.max_live_keys_per_owner or len(live) >= self.max_live_keys:
+            self.refusals += 1
+            raise KeyLimitError(
+                f"Too many unexpired ephemeral keys ({mine} for this key, {len(live)} in all; "
+                f"the limits are {self.max_live_keys_per_owner} and {self.max_live_keys}). "
+                "Use the keys you have, or wait until they expire.",
+                status=429,
+                code="rate_limit_exceeded",
+            )
         if dialect is Dialect.BETA:
             ttl_s, single = BETA_KEY_TTL, True
         else:
-            ttl_s, single = (ttl if ttl is not None else GA_KEY_TTL_DEFAULT), False
+            ttl_s = ttl if ttl is not None else GA_KEY_TTL_DEFAULT
+            single = self.single_use_keys
         key = EphemeralKey(
             value=ids.ephemeral_key(),
             expires_at=self.clock() + ttl_s,
@@ -130,8 +195,11 @@ class KeyStore:
 
     # --- checking --------------------------------------------------------------------------------
 
-    def authenticate(self, key: str | None, *, allow_standard: bool = True) -> Principal:
-        """The caller behind ``key``, or :class:`AuthError` (401) saying what is wrong."""
+    def authenticate(
+        self, key: str | None, *, allow_standard: bool = True, opening: bool = True
+    ) -> Principal:
+        """The caller behind ``key``, or :class:`AuthError` (401) saying what is wrong.
+        ``opening=False``: not to open a session (hang-up, sideband), which a used key may do."""
         if not key:
             self.refusals += 1
             raise AuthError(
@@ -149,10 +217,11 @@ class KeyStore:
                 raise AuthError(
                     "The ephemeral key has expired; mint a new one.", code="expired_api_key"
                 )
-            if ek.single_use and ek.used:
+            if opening and ek.single_use and ek.used:
                 self.refusals += 1
                 raise AuthError(
-                    "The ephemeral key was already used (beta keys open one session).",
+                    "The ephemeral key was already used: an ephemeral key opens one session; "
+                    "mint a new one.",
                     code="invalid_api_key",
                 )
             return Principal(owner=ek.owner, ephemeral=ek)
@@ -175,7 +244,16 @@ class KeyStore:
     # --- concurrency -----------------------------------------------------------------------------
 
     def open_session(self, principal: Principal) -> None:
-        """Count a new session for the owner, or :class:`AuthError` (429) over the limit."""
+        """Count a new session for the owner, or :class:`AuthError`: 401 for a used single-use
+        key, 429 over the limit."""
+        ek = principal.ephemeral
+        if ek is not None and ek.single_use and ek.used:
+            self.refusals += 1
+            raise AuthError(
+                "The ephemeral key was already used: an ephemeral key opens one session; "
+                "mint a new one.",
+                code="invalid_api_key",
+            )
         count = self._open.get(principal.owner, 0)
         limit = self.max_sessions_per_key
         if limit is not None and count >= limit:

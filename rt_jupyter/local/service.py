@@ -23,7 +23,7 @@ import tornado.web
 
 from ..protocol import DEFAULT_MODEL, Dialect
 from .faults import Faults
-from .handlers import ServiceState, load_engines, make_handlers
+from .handlers import DEFAULT_ALLOWED_ORIGINS, ServiceState, load_engines, make_handlers
 from .keys import KeyStore
 from .session import Engines, LocalSession
 
@@ -37,7 +37,10 @@ class LocalRealtimeService:
     ``sk-…`` key, so the OpenAI SDKs work out of the box). ``beta_shape_disabled`` rejects the beta
     dialect as OpenAI does since 2026-05-12 (``beta_api_shape_disabled``, close 4000).
     ``max_session_s`` overrides the session length (60 min GA, 30 min beta).
-    ``max_sessions_per_key`` limits concurrent sessions per key (HTTP 429 beyond it).
+    ``max_sessions_per_key`` limits concurrent sessions per key (HTTP 429 beyond it); an
+    ephemeral key opens one session (``single_use_keys=False``: many, until it expires).
+    ``allow_origins``: the other web pages' origins that may call it (``scheme://host:*`` for any
+    port; default: loopback pages), others get 403; ``cors=False``: same-origin pages only.
     """
 
     def __init__(
@@ -53,6 +56,8 @@ class LocalRealtimeService:
         default_model: str = DEFAULT_MODEL,
         ice_host: str | None = None,
         cors: bool = True,
+        allow_origins: Iterable[str] = DEFAULT_ALLOWED_ORIGINS,
+        single_use_keys: bool = True,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -62,11 +67,16 @@ class LocalRealtimeService:
         if max_session_s is not None:
             durations = {d: float(max_session_s) for d in durations}
         self.state = ServiceState(
-            keys=KeyStore(accept_keys, max_sessions_per_key=max_sessions_per_key),
+            keys=KeyStore(
+                accept_keys,
+                max_sessions_per_key=max_sessions_per_key,
+                single_use_keys=single_use_keys,
+            ),
             engines=engines or Engines(),
             beta_shape_disabled=beta_shape_disabled,
             max_session_s=durations,
             cors=cors,
+            allow_origins=tuple(allow_origins),
             default_model=default_model,
             ice_host=ice_host or host,
         )

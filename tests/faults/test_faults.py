@@ -389,7 +389,14 @@ class Serve:
         self.output = tap_dir / f"serve-{time.monotonic_ns()}.log"
         with open(self.output, "wb") as out:  # a file, not a pipe nobody reads after start-up
             self.proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "rt-jupyter"), "serve", "--port", str(port)],
+                [
+                    str(Path(sys.executable).parent / "rt-jupyter"),
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--key",
+                    KEY,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,

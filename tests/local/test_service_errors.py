@@ -243,15 +243,16 @@ async def test_websocket_auth_refused_before_upgrade(
 
 
 async def test_browser_subprotocol_auth_and_echo(service: LocalRealtimeService) -> None:
-    async with httpx.AsyncClient() as http:
-        minted = (
-            await http.post(
+    async def mint() -> str:  # an ephemeral key opens one session
+        async with httpx.AsyncClient() as http:
+            minted = await http.post(
                 f"{service.base_url}/realtime/client_secrets",
                 headers={"Authorization": f"Bearer {KEY}"},
                 json={"session": {"type": "realtime", "instructions": "be brief"}},
             )
-        ).json()
-    ek = minted["value"]
+        return str(minted.json()["value"])
+
+    ek = await mint()
     async with websockets.connect(
         f"{service.ws_base_url}/realtime",
         subprotocols=["realtime", f"openai-insecure-api-key.{ek}"],  # type: ignore[list-item]
@@ -261,7 +262,8 @@ async def test_browser_subprotocol_auth_and_echo(service: LocalRealtimeService) 
         assert created["session"]["instructions"] == "be brief"
     # the SDK offers no subprotocol: none is echoed
     async with websockets.connect(
-        f"{service.ws_base_url}/realtime", additional_headers={"Authorization": f"Bearer {ek}"}
+        f"{service.ws_base_url}/realtime",
+        additional_headers={"Authorization": f"Bearer {await mint()}"},
     ) as ws:
         assert ws.subprotocol is None
 
@@ -398,12 +400,18 @@ async def test_rest_client_secrets_and_beta_sessions(service: LocalRealtimeServi
         SessionCreateResponse.model_validate(session)
         assert session["voice"] == "verse" and session["modalities"] == ["text"]
         assert 50 <= session["client_secret"]["expires_at"] - time.time() <= 61
+        page = "http://127.0.0.1:5173"  # a loopback page may call it; other sites may not
         preflight = await http.options(
+            f"{service.base_url}/realtime/client_secrets",
+            headers={"Origin": page, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == page
+        foreign = await http.options(
             f"{service.base_url}/realtime/client_secrets",
             headers={"Origin": "http://example.org", "Access-Control-Request-Method": "POST"},
         )
-        assert preflight.status_code == 204
-        assert preflight.headers["Access-Control-Allow-Origin"] == "http://example.org"
+        assert "Access-Control-Allow-Origin" not in foreign.headers
     ek = session["client_secret"]["value"]
     ws = await websockets.connect(
         f"{service.ws_base_url}/realtime?model=m",
