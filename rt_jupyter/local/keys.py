@@ -18,7 +18,7 @@ __all__ = ["AuthError", "EphemeralKey", "KeyLimitError", "KeyStore", "Principal"
 BETA_KEY_TTL = 60
 GA_KEY_TTL_DEFAULT = 600
 GA_KEY_TTL_RANGE = (10, 7200)
-#: Unexpired ephemeral keys one owner (standard key) may hold at once; the whole store's limit.
+#: Unused, unexpired ephemeral keys one owner (standard key) may hold at once; the store's limit.
 MAX_LIVE_KEYS_PER_OWNER = 64
 MAX_LIVE_KEYS = 1024
 #: The largest session configuration (JSON bytes) an ephemeral key holds.
@@ -149,7 +149,8 @@ class KeyStore:
     ) -> EphemeralKey:
         """A new ephemeral key (``ek_…``) for ``session``; beta keys last 60 s; keys open one
         session unless the store says otherwise (``single_use_keys``). :class:`KeyLimitError`
-        400 for a session over ``max_key_session_bytes``, 429 beyond the live keys allowed."""
+        400 for a session over ``max_key_session_bytes``, 429 beyond the unused, unexpired keys
+        allowed (a key that opened its session no longer counts)."""
         self._expire()
         size = len(json.dumps(session, default=str))
         if size > self.max_key_session_bytes:
@@ -161,12 +162,12 @@ class KeyStore:
                 code="request_too_large",
             )
         now = self.clock()
-        live = [k for k in self._ephemeral.values() if k.expires_at >= now]
+        live = [k for k in self._ephemeral.values() if k.expires_at >= now and not k.used]
         mine = sum(1 for k in live if k.owner == owner)
         if mine >= self.max_live_keys_per_owner or len(live) >= self.max_live_keys:
             self.refusals += 1
             raise KeyLimitError(
-                f"Too many unexpired ephemeral keys ({mine} for this key, {len(live)} in all; "
+                f"Too many unused ephemeral keys ({mine} for this key, {len(live)} in all; "
                 f"the limits are {self.max_live_keys_per_owner} and {self.max_live_keys}). "
                 "Use the keys you have, or wait until they expire.",
                 status=429,

@@ -166,7 +166,7 @@ async def test_pages_of_other_origins_are_refused(service: LocalRealtimeService)
 
 
 async def test_mints_are_bounded_in_size_and_number(service: LocalRealtimeService) -> None:
-    """A 20 MiB session is refused (400) and holds nothing; an owner's live keys are capped
+    """A 20 MiB session is refused (400) and holds nothing; an owner's unused keys are capped
     (429, OpenAI's error shape)."""
     huge = {"session": {"type": "realtime", "instructions": "x" * (20 * 2**20)}}
     refused = await mint(service, huge)
@@ -176,13 +176,18 @@ async def test_mints_are_bounded_in_size_and_number(service: LocalRealtimeServic
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "request_too_large"
     assert not service.keys._ephemeral
     limit = service.keys.max_live_keys_per_owner
+    keys = []
     for _ in range(limit):
-        assert (await mint(service)).status_code == 200
+        minted = await mint(service)
+        assert minted.status_code == 200
+        keys.append(minted.json()["value"])
     over = await mint(service)
     assert over.status_code == 429, over.text
     error = over.json()["error"]
     assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
     assert len(service.keys._ephemeral) == limit
+    assert await ws_status(service, keys[0]) == 101  # a key that opened its session frees a slot
+    assert (await mint(service)).status_code == 200
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import signal
@@ -54,3 +55,15 @@ def test_loading_the_engines_also_imports_the_webrtc_stack() -> None:
         "assert 'rt_jupyter.local.webrtc' in sys.modules and 'aiortc' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_serve_accepts_the_given_key_a_generated_one_or_any_only_when_asked() -> None:
+    from rt_jupyter.__main__ import _accepted_keys
+
+    given = argparse.Namespace(key=["sk-given-key-1"], accept_any_key=True)
+    assert _accepted_keys(given)[0] == ["sk-given-key-1"]
+    anyone = argparse.Namespace(key=None, accept_any_key=True)
+    assert _accepted_keys(anyone)[0] is None
+    generated, shown = _accepted_keys(argparse.Namespace(key=None, accept_any_key=False))
+    assert generated is not None and len(generated) == 1 and generated[0] in shown
+    assert generated != _accepted_keys(argparse.Namespace(key=None, accept_any_key=False))[0]
