@@ -5,12 +5,14 @@ mint and the server extension share."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import threading
 from collections.abc import Callable
 from typing import Protocol
 
 from ..config import Settings, resolve_settings
+from .handlers import DEFAULT_ALLOWED_ORIGINS
 from .keys import KeyStore
 from .service import LocalRealtimeService
 
@@ -34,13 +36,24 @@ _lock = threading.Lock()
 _service: LocalRealtimeService | None = None
 
 
+def allowed_origins() -> tuple[str, ...]:
+    """Pages that may call the in-process service: loopback ones, and those listed
+    (comma-separated) in ``RT_JUPYTER_ALLOW_ORIGINS`` (e.g. a notebook served under another
+    host name)."""
+    extra = os.environ.get("RT_JUPYTER_ALLOW_ORIGINS", "")
+    return (*DEFAULT_ALLOWED_ORIGINS, *(o.strip() for o in extra.split(",") if o.strip()))
+
+
 def get_local_service() -> LocalRealtimeService:
     """Start (once) and return an in-process local service on a free loopback port, running on
-    its own thread so it keeps working while notebook cells block."""
+    its own thread so it keeps working while notebook cells block. It accepts :data:`LOCAL_KEY`
+    only, and pages of :func:`allowed_origins`."""
     global _service
     with _lock:
         if _service is None:
-            _service = LocalRealtimeService(accept_keys=[LOCAL_KEY]).start_in_thread()
+            _service = LocalRealtimeService(
+                accept_keys=[LOCAL_KEY], allow_origins=allowed_origins()
+            ).start_in_thread()
         return _service
 
 

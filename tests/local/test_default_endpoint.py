@@ -10,7 +10,7 @@ import pytest
 from rt_jupyter.config import Settings, resolve_settings
 from rt_jupyter.local import default
 from rt_jupyter.local.default import LOCAL_KEY, Endpoint, ServiceRef, resolve_endpoint
-from rt_jupyter.local.keys import KeyStore
+from rt_jupyter.local.keys import AuthError, KeyStore
 from rt_jupyter.protocol import Dialect
 
 
@@ -86,6 +86,22 @@ def test_the_default_service_is_the_process_wide_one(clean_env: None) -> None:
         with urllib.request.urlopen(f"{base}/health", timeout=30) as response:
             assert json.load(response)["status"] == "ok"
         assert endpoint.keys.authenticate(endpoint.api_key) is not None
+    finally:
+        if not was_running:
+            default.stop_local_service()
+
+
+def test_the_default_service_takes_its_own_key_and_allowed_origins(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RT_JUPYTER_ALLOW_ORIGINS", "https://lab.example, http://box:*")
+    assert default.allowed_origins()[-2:] == ("https://lab.example", "http://box:*")
+    was_running = default.local_service_running()
+    try:
+        service = default.get_local_service()
+        assert service.keys.authenticate(LOCAL_KEY).owner == LOCAL_KEY
+        with pytest.raises(AuthError):
+            service.keys.authenticate("sk-local-rt-jupyter")  # the old public key
     finally:
         if not was_running:
             default.stop_local_service()
