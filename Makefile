@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 LAB_PORT ?= 8888
 
-.PHONY: lab test test-busy lint typecheck jstest pytest bench load soak serve chromium js clean
+.PHONY: lab test test-busy lint typecheck jstest pytest fuzz bench load soak serve chromium js clean
 
 # Create the virtualenv and install the package (editable, with the widget bundle built by npm).
 $(STAMP): pyproject.toml js/package.json js/package-lock.json
@@ -59,6 +59,10 @@ test-busy:
 	start=$$(date +%s); $(MAKE) --no-print-directory test; status=$$?; \
 	echo "make test-busy: exit $$status after $$(( $$(date +%s) - start )) s with one core busy"; \
 	exit $$status
+
+# The fuzz tests with fresh random draws (make test draws the same examples every run).
+fuzz: $(STAMP) js chromium
+	HYPOTHESIS_PROFILE=explore $(VENV)/bin/pytest tests/hardening tests/protocol tests/test_audio_props.py $(PYTEST_ARGS)
 
 # Every benchmark, written to benchmarks/results.md with its target and baseline.
 bench: $(STAMP) js

@@ -1,8 +1,19 @@
-"""Suite-wide fixtures: no test ever sees a real API key from the environment."""
+"""Suite-wide fixtures: no test ever sees a real API key from the environment; hypothesis draws
+the same examples on every run (``make test`` is a check, not a search), unless
+``HYPOTHESIS_PROFILE=explore`` (``make fuzz``) asks it to search anew."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# "ci": derandomized, so a red run is a change in the code, never a new draw; "explore": random
+# seeds, for looking for new bugs (then keep what it finds as an explicit example or a unit test)
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _SECRET_ENV = (
     "OPENAI_API_KEY",
