@@ -242,7 +242,7 @@ export class Controller {
           throw e;
         }
       }
-      if (token.dialect === "beta") this.token = null; // beta keys open one session
+      this.token = null; // an ephemeral key opens one session: the next call mints its own
       if (attempt !== this.attempt) {
         peer.close();
         return;
