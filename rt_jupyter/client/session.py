@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 from urllib.parse import urlencode
@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..audio import decode_audio, get_format
 from ..config import Settings, resolve_settings
-from ..core.dispatch import Dispatcher, events_since
+from ..core.dispatch import Dispatcher, EventsAPI
 from ..core.sending import checked_send
 from ..core.settings import canonical_settings, session_settings
 from ..core.tools import (
@@ -117,7 +117,7 @@ class _Pending:
         self.generation = -1  # the connection its response.create went out on
 
 
-class RealtimeSession:
+class RealtimeSession(EventsAPI):
     """One realtime session (WebSocket), kept alive across drops; see :func:`connect`."""
 
     def __init__(
@@ -940,41 +940,8 @@ class RealtimeSession:
 
     # --- events ----------------------------------------------------------------------------------
 
-    @overload
-    def on(self, kind: str, callback: C) -> C: ...
-    @overload
-    def on(self, kind: str, callback: None = None) -> Callable[[C], C]: ...
-    def on(self, kind: str, callback: C | None = None) -> C | Callable[[C], C]:
-        """Call ``callback(event)`` for each event of ``kind`` (GA or beta name, or ``"*"``);
-        coroutine functions are scheduled. Returns the callback; without one, a decorator:
-        ``@session.on("response.done")``."""
-        return self._events.on(kind, callback)
-
-    def off(self, kind: str, callback: Callable[[Event], Any]) -> None:
-        """Stop calling ``callback`` for ``kind``."""
-        self._events.off(kind, callback)
-
-    async def wait_for(
-        self,
-        kind: str = "response.done",
-        timeout: float | None = 30.0,
-        *,
-        predicate: Callable[[Event], bool] | None = None,
-        since: int | None = None,
-    ) -> Event:
-        """The next event of ``kind`` (GA or beta name, or ``"*"``) matching ``predicate``.
-
-        With ``since=i`` events already in :attr:`log` from index ``i`` count too. Raises
-        ``TimeoutError`` after ``timeout`` seconds, the session's error if it ends first."""
-        earlier = events_since(self.log, since, kind) if since is not None else ()
-        return await self._events.wait_for(
-            kind, predicate=predicate, timeout=timeout, earlier=earlier
-        )
-
-    async def events(self) -> AsyncIterator[Event]:
-        """Every event received from now on, in order (ends when the session closes)."""
-        async for event in self._events.events():
-            yield event
+    def _event_log(self) -> EventLog:
+        return self.log
 
     @property
     def code_blocks(self) -> list[str]:

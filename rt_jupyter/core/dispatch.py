@@ -22,7 +22,7 @@ from ..protocol.dialects import kind as _normalize_kind
 if TYPE_CHECKING:
     from ..log import EventLog
 
-__all__ = ["Callback", "Dispatcher", "events_since", "normalize"]
+__all__ = ["Callback", "Dispatcher", "EventsAPI", "events_since", "normalize"]
 
 log = logging.getLogger("rt_jupyter.core")
 
@@ -214,6 +214,79 @@ def events_since(log: EventLog, since: int, kind: str = "*") -> Iterator[Event]:
         if wanted != "*" and log.kinds[log.kind_codes[index]] != wanted:
             continue
         yield Event(json.loads(log.payloads[index]))
+
+
+class EventsAPI:
+    """``on``, ``off``, ``wait_for`` and ``events``: the part of the public API both front doors
+    share word for word (``RealtimeSession`` and ``VoiceChat`` inherit it).
+
+    A subclass sets ``self._events`` (its :class:`Dispatcher`) and implements
+    :meth:`_event_log`; it may override :meth:`_before_wait` / :meth:`_after_wait` (the widget
+    flushes its throttled transcript) and :meth:`_timed_out` (a message with its own advice).
+    """
+
+    _events: Dispatcher
+
+    def _event_log(self) -> EventLog:
+        raise NotImplementedError
+
+    def _before_wait(self) -> None:
+        """Called when a ``wait_for`` starts."""
+
+    def _after_wait(self) -> None:
+        """Called when a ``wait_for`` found its event."""
+
+    def _timed_out(self, kind: str, timeout: float | None) -> TimeoutError | None:
+        """The error a ``wait_for`` that timed out raises (``None``: the dispatcher's own)."""
+        return None
+
+    @overload
+    def on(self, kind: str, callback: C) -> C: ...
+    @overload
+    def on(self, kind: str, callback: None = None) -> Callable[[C], C]: ...
+    def on(self, kind: str, callback: C | None = None) -> C | Callable[[C], C]:
+        """Call ``callback(event)`` for each received event of ``kind`` (GA or beta name, or
+        ``"*"`` for every event); coroutine functions are scheduled. Returns the callback;
+        without one, a decorator: ``@x.on("response.done")``."""
+        return self._events.on(kind, callback)
+
+    def off(self, kind: str, callback: Callable[[Event], Any]) -> None:
+        """Stop calling ``callback`` for ``kind``."""
+        self._events.off(kind, callback)
+
+    async def wait_for(
+        self,
+        kind: str = "response.done",
+        timeout: float | None = 30.0,
+        *,
+        predicate: Callable[[Event], bool] | None = None,
+        since: int | None = None,
+    ) -> Event:
+        """The next received event of ``kind`` (GA or beta name, or ``"*"``) matching
+        ``predicate``: ``await x.wait_for("response.done", timeout=60)``.
+
+        With ``since=i`` events already in the log from index ``i`` count too (``since=0``: the
+        whole log). Raises ``TimeoutError`` after ``timeout`` seconds, and the session's error if
+        it ends first. In a notebook, await it: the kernel handles the widget's messages while a
+        cell awaits, not while it sleeps or loops."""
+        self._before_wait()
+        earlier = events_since(self._event_log(), since, kind) if since is not None else ()
+        try:
+            event = await self._events.wait_for(
+                kind, predicate=predicate, timeout=timeout, earlier=earlier
+            )
+        except TimeoutError as exc:
+            error = self._timed_out(kind, timeout)
+            if error is None:
+                raise
+            raise error from exc
+        self._after_wait()
+        return event
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event received from now on, in order (ends when the session or widget closes)."""
+        async for event in self._events.events():
+            yield event
 
 
 def _matches(wanted: str, event: Event) -> bool:

@@ -32,14 +32,14 @@ import pathlib
 import threading
 import time
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import anywidget
 import traitlets as t
 
 from ..core.code import insert_code_block
-from ..core.dispatch import Dispatcher, events_since
+from ..core.dispatch import Dispatcher, EventsAPI
 from ..core.sending import checked_send
 from ..core.settings import DEPRECATED_SETTINGS, deprecated, session_settings
 from ..core.tools import (
@@ -157,7 +157,7 @@ def _static(name: str) -> pathlib.Path | str:
     return ""
 
 
-class VoiceChat(anywidget.AnyWidget):
+class VoiceChat(EventsAPI, anywidget.AnyWidget):
     """Talk to a realtime model from a notebook: ``chat = VoiceChat(); chat``.
 
     Uses the Jupyter server extension's keys (OpenAI when the server has an API key, else the local
@@ -866,57 +866,22 @@ class VoiceChat(anywidget.AnyWidget):
             events.append(build("response.create"))
         self.send(*events)
 
-    def on(self, kind: str, callback: Callable[[Event], Any] | None = None) -> Any:
-        """Call ``callback(event)`` for each received event of ``kind`` (``"*"``: every event).
+    def _event_log(self) -> EventLog:
+        return self.log
 
-        Kinds are normalized GA names (``"response.done"``; beta names are accepted too). Works as
-        a decorator: ``@chat.on("response.done")``. Callbacks run in the kernel when the widget's
-        messages are processed: between cells, or while a cell awaits.
-        """
-        return self._events.on(kind, callback)
-
-    def off(self, kind: str, callback: Callable[[Event], Any]) -> None:
-        """Remove a callback added with :meth:`on`."""
-        self._events.off(kind, callback)
-
-    async def events(self) -> AsyncIterator[Event]:
-        """Every event received from now on, in order (ends when the widget is closed)."""
-        async for event in self._events.events():
-            yield event
-
-    async def wait_for(
-        self,
-        kind: str = "response.done",
-        timeout: float | None = 30.0,
-        *,
-        predicate: Callable[[Event], bool] | None = None,
-        since: int | None = None,
-    ) -> Event:
-        """The next received event of ``kind`` (and matching ``predicate``), awaited in a cell.
-
-        ``await chat.wait_for("response.done", timeout=60)``. With ``since=i`` events already in
-        the log from index ``i`` count too (``since=0``: the whole log).
-
-        How to use it: in JupyterLab/Notebook (ipykernel >= 7) the kernel processes the widget's
-        messages while a cell *awaits*, so ``await chat.wait_for(...)`` never deadlocks. Do not
-        wait with ``time.sleep`` or a busy loop: messages are then processed only after the cell.
-        Raises ``TimeoutError`` (with the status and the last event) after ``timeout`` seconds.
-        """
+    def _before_wait(self) -> None:
         self._flush_transcript()
-        earlier = events_since(self.log, since, kind) if since is not None else ()
-        try:
-            event = await self._events.wait_for(
-                kind, predicate=predicate, timeout=timeout, earlier=earlier
-            )
-            self._flush_transcript()
-            return event
-        except TimeoutError:
-            last = self.log[-1].type if len(self.log) else "none"
-            raise TimeoutError(
-                f"no {kind!r} event within {timeout} s (status: {self.status!r}, events so far: "
-                f"{len(self.log)}, last: {last!r}). If the widget is not connected, click "
-                "Connect; if the kernel is blocked (time.sleep, a long loop), await instead."
-            ) from None
+
+    def _after_wait(self) -> None:
+        self._flush_transcript()
+
+    def _timed_out(self, kind: str, timeout: float | None) -> TimeoutError:
+        last = self.log[-1].type if len(self.log) else "none"
+        return TimeoutError(
+            f"no {kind!r} event within {timeout} s (status: {self.status!r}, events so far: "
+            f"{len(self.log)}, last: {last!r}). If the widget is not connected, click "
+            "Connect; if the kernel is blocked (time.sleep, a long loop), await instead."
+        )
 
     def _loopback_test(self, count: int, rate: float = 0.0) -> None:
         """Benchmark hook: the page sends ``count`` synthetic events (``rt.loopback``) through a
