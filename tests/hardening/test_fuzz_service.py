@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 import pytest
+import tornado.log
 import websockets
 import websockets.sync.client as ws_sync
 from hypothesis import HealthCheck, Phase, given, settings
@@ -159,6 +160,10 @@ def _service(engines: Engines) -> Iterator[tuple[LocalRealtimeService, ServiceLo
     for logger in loggers:
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
+    # a Jupyter server started in this process earlier renames tornado's loggers after itself
+    # ("ServerApp"): give them back their names, which ServiceLog.unexpected goes by
+    renamed = {log: log.name for log in (tornado.log.access_log, tornado.log.gen_log)}
+    tornado.log.access_log.name, tornado.log.gen_log.name = "tornado.access", "tornado.general"
     service = LocalRealtimeService(engines=engines).start_in_thread()
     try:
         yield service, handler
@@ -167,6 +172,8 @@ def _service(engines: Engines) -> Iterator[tuple[LocalRealtimeService, ServiceLo
         for logger, level in zip(loggers, levels, strict=True):
             logger.removeHandler(handler)
             logger.setLevel(level)
+        for log, name in renamed.items():
+            log.name = name
 
 
 @pytest.fixture(scope="module")
