@@ -16,7 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 from .protocol import DEFAULT_MODEL, Dialect
 from .protocol.errors import scrub_secrets
 
-__all__ = ["DEFAULT_BASE_URL", "Settings", "resolve_settings", "scrub", "websocket_url"]
+__all__ = ["DEFAULT_BASE_URL", "KEY_ENV", "Settings", "resolve_settings", "scrub", "websocket_url"]
+
+#: The environment variables a standard key is read from, in order.
+KEY_ENV = ("OPENAI_API_KEY", "NEW_API_KEY")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -63,7 +66,7 @@ def resolve_settings(
 ) -> Settings:
     """Settings from arguments, then environment, then defaults; ``local`` is true when no key
     is configured (or ``RT_JUPYTER_LOCAL=1``)."""
-    key = api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("NEW_API_KEY") or None
+    key = api_key or next((os.environ[n] for n in KEY_ENV if os.environ.get(n)), None)
     url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     chosen_model = model or os.environ.get("RT_JUPYTER_MODEL") or DEFAULT_MODEL
     chosen_dialect = Dialect.parse(dialect or os.environ.get("RT_JUPYTER_DIALECT") or "ga")

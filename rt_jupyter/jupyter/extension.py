@@ -39,7 +39,7 @@ from tornado import web
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-from ..config import resolve_settings
+from ..config import KEY_ENV, resolve_settings
 from .mint import (
     AUDIT_LOGGER,
     EXTENSION_ENV,
@@ -149,6 +149,15 @@ class RealtimeExtension(LoggingConfigurable):
     )
     preload_engines = Bool(
         False, config=True, help="Load the local engines at server start instead of first mint."
+    )
+    hide_key_from_kernels = Bool(
+        False,
+        config=True,
+        help="Remove OPENAI_API_KEY and NEW_API_KEY from this server's environment once the "
+        "extension has read the key, so kernels started afterwards do not inherit it. A "
+        "convenience, not a boundary: a kernel runs as the same user and can still read the "
+        "server's initial environment (/proc/<pid>/environ) or its config files; on a shared "
+        "deployment keep the key out of users' servers altogether.",
     )
 
     @validate("allowed_models")
@@ -580,6 +589,9 @@ def load_extension(serverapp: Any) -> RealtimeExtension:
     base_url = web_app.settings.get("base_url", "/")
     web_app.settings[_SETTINGS_KEY] = ext
     os.environ[EXTENSION_ENV] = "1"  # inherited by the kernels this server starts
+    if ext.hide_key_from_kernels:
+        for name in KEY_ENV:  # kernels started from now on do not inherit the key
+            os.environ.pop(name, None)
     handlers: list[Any] = [
         (url_path_join(base_url, "rt-jupyter/session"), SessionHandler),
         (url_path_join(base_url, "rt-jupyter/status"), StatusHandler),

@@ -483,3 +483,58 @@ def test_policy_is_checked_at_configuration() -> None:
         RealtimeExtension(policy={"instructions": "x"})
     with pytest.raises(ValueError, match="max_output_tokens"):
         RealtimeExtension(policy={"max_output_tokens": 0})
+
+
+# --- finding 1, the convenience: kernels started by the server need not inherit the key ----------
+
+
+@pytest.fixture
+def key_in_server_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented default deployment: the key in the Jupyter server's environment (set
+    before the server and its extension start)."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+
+
+def _key_seen_by_a_new_kernel(run: Any, jp_fetch: Any, jp_serverapp: Any) -> str:
+    """Start a real kernel through ``/api/kernels`` and have it print its OPENAI_API_KEY."""
+    response = run(jp_fetch("api", "kernels", method="POST", body="{}"))
+    kernel_id = json.loads(response.body)["id"]
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).blocking_client()
+    out: list[str] = []
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=120)
+        client.execute_interactive(
+            "import os; print(repr(os.environ.get('OPENAI_API_KEY')))",
+            timeout=120,
+            output_hook=lambda msg: out.append(msg["content"].get("text", "")),
+        )
+    finally:
+        client.stop_channels()
+        run(jp_fetch("api", "kernels", kernel_id, method="DELETE"))
+    return "".join(out).strip()
+
+
+@pytest.mark.parametrize(
+    ("jp_server_config", "hidden"),
+    [({"hide_key_from_kernels": True}, True), ({}, False)],
+    indirect=["jp_server_config"],
+)
+def test_kernels_started_by_the_server_need_not_inherit_the_key(
+    key_in_server_environment: None,
+    jp_serverapp: Any,
+    run: Any,
+    jp_fetch: Any,
+    hidden: bool,
+) -> None:
+    """Finding 1: a kernel the server starts prints the server's key with os.environ (the
+    default, shown by the second case); with ``hide_key_from_kernels`` it gets none, and the
+    extension still holds the key (it mints upstream)."""
+    seen = _key_seen_by_a_new_kernel(run, jp_fetch, jp_serverapp)
+    ext = jp_serverapp.web_app.settings["rt_jupyter_extension"]
+    assert ext._api_key == SECRET_KEY and not ext.local
+    if hidden:
+        assert seen == "None", seen
+        assert SECRET_KEY not in seen
+    else:
+        assert seen == repr(SECRET_KEY)
