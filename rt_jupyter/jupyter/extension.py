@@ -52,6 +52,7 @@ from .mint import (
     mint_local,
     mint_remote,
     scrub,
+    short_error_text,
 )
 
 __all__ = [
@@ -242,7 +243,7 @@ class RealtimeExtension(LoggingConfigurable):
             raise MintError(
                 503,
                 "The local realtime service could not load its speech engines "
-                f"({type(exc).__name__}: {scrub(str(exc), [self._api_key])[:300]}).",
+                f"({type(exc).__name__}: {short_error_text(str(exc), self._api_key)}).",
                 code="local_engines_unavailable",
                 hint="Install rt_jupyter with its dependencies, or configure an API key "
                 "(c.RealtimeExtension.api_key) to use OpenAI instead.",

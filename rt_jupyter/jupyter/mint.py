@@ -25,7 +25,7 @@ from ..config import scrub
 from ..errors import KeyMintError
 from ..protocol import Dialect, ProtocolError, validate_session
 from ..protocol.dialects import session_to_beta
-from ..protocol.errors import error_from_http
+from ..protocol.errors import bounded, error_from_http
 from ..protocol.session import deep_merge
 
 __all__ = [
@@ -354,9 +354,14 @@ def mint_local(
     )
 
 
-def _short(text: str, api_key: str) -> str:
-    """A transport error's text for the browser: scrubbed first, then cut to 300 characters."""
-    return scrub(text, [api_key])[:300]
+#: A transport error's text for the browser (scrubbed, then cut): a line, not a page.
+TRANSPORT_ERROR_CHARS = 300
+
+
+def short_error_text(text: str, api_key: str | None) -> str:
+    """A transport error's text for the browser: scrubbed first, then cut to
+    :data:`TRANSPORT_ERROR_CHARS`."""
+    return bounded(text, [api_key], TRANSPORT_ERROR_CHARS)
 
 
 def _upstream_error(
@@ -437,23 +442,25 @@ async def mint_remote(
     try:
         response = await client.fetch(request, raise_error=False)
     except HTTPClientError as exc:  # pragma: no cover - raise_error=False returns most errors
+        detail = short_error_text(str(exc), api_key)
         raise MintError(
             502,
-            f"Could not reach the realtime service at {host}: {_short(str(exc), api_key)}",
+            f"Could not reach the realtime service at {host}: {detail}",
             code="upstream_unreachable",
         ) from None
     except (OSError, TimeoutError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        detail = short_error_text(str(reason), api_key)
         raise MintError(
             502,
-            f"Could not reach the realtime service at {host} ({_short(str(reason), api_key)}). "
+            f"Could not reach the realtime service at {host} ({detail}). "
             "Check the base URL and the network.",
             code="upstream_unreachable",
         ) from None
     finally:
         client.close()
     if response.code == 599:
-        reason = _short(str(response.error or "no response"), api_key)
+        reason = short_error_text(str(response.error or "no response"), api_key)
         raise MintError(
             502,
             f"Could not reach the realtime service at {host} ({reason}). Check the base URL and "

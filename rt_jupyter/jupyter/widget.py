@@ -953,12 +953,10 @@ def _bounded_message(text: str) -> str:
     :data:`~rt_jupyter.protocol.errors.MAX_ERROR_MESSAGE_CHARS`."""
     import os
 
-    from ..protocol.errors import MAX_ERROR_MESSAGE_CHARS, scrub_secrets
+    from ..config import KEY_ENV
+    from ..protocol.errors import bounded
 
-    text = scrub_secrets(text, [os.environ.get("OPENAI_API_KEY"), os.environ.get("NEW_API_KEY")])
-    if len(text) > MAX_ERROR_MESSAGE_CHARS:
-        text = text[: MAX_ERROR_MESSAGE_CHARS - 1].rstrip() + "…"
-    return text
+    return bounded(text, [os.environ.get(name) for name in KEY_ENV])
 
 
 def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:

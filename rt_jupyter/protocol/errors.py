@@ -80,6 +80,17 @@ class RemoteProtocolError(ProtocolError):
     """The peer sent something the protocol does not allow."""
 
 
+def bounded(
+    text: str, secrets: Iterable[str | None] = (), limit: int = MAX_ERROR_MESSAGE_CHARS
+) -> str:
+    """``text`` for a browser, a trait or a log: scrubbed (:func:`scrub_secrets`) *before* it is
+    cut to ``limit`` characters (an ellipsis marks the cut), so no cut splits a key."""
+    text = scrub_secrets(text, secrets)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
 def scrub_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` without any of ``secrets``, anything that looks like an API key (``sk-…``,
     ``ek_…``, ``rk-…``, ``sess-…``) or a bearer token."""
@@ -173,9 +184,7 @@ def error_from_http(
         if "html" in content_type or stripped[:1] == "<":
             text = _html_text(text)
         message = _SPACE.sub(" ", text).strip()
-    message = scrub_secrets(message, secrets)
-    if len(message) > MAX_ERROR_MESSAGE_CHARS:
-        message = message[: MAX_ERROR_MESSAGE_CHARS - 1].rstrip() + "…"
+    message = bounded(message, secrets)
     return {
         "type": _field(found.get("type"), secrets) or _http_error_type(status),
         "code": _field(found.get("code"), secrets),
