@@ -20,7 +20,7 @@ import difflib
 import inspect
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from ..errors import ConfigurationError
@@ -79,17 +79,22 @@ def canonical_settings(
         out[name] = value
     unknown = sorted(set(out) - set(SESSION_SETTINGS))
     if unknown:
-        hints = [
-            f"{k!r} (did you mean {m[0]!r}?)"
-            if (m := difflib.get_close_matches(k, SESSION_SETTINGS, 1))
-            else repr(k)
-            for k in unknown
-        ]
         raise ConfigurationError(
-            f"{where}: unknown session setting(s) {', '.join(hints)}; known: "
-            f"{', '.join(sorted(SESSION_SETTINGS))}"
+            f"{where}: unknown session setting(s) {did_you_mean(unknown, SESSION_SETTINGS)}; "
+            f"known: {', '.join(sorted(SESSION_SETTINGS))}"
         )
     return out
+
+
+def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
+    """``'volum' (did you mean 'volume'?), 'x'``: unknown names, each with its closest known one."""
+    choices = list(known)
+    return ", ".join(
+        f"{k!r} (did you mean {m[0]!r}?)"
+        if (m := difflib.get_close_matches(k, choices, 1))
+        else repr(k)
+        for k in unknown
+    )
 
 
 _OLD_NAME = re.compile(

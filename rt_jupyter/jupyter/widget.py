@@ -41,7 +41,7 @@ import traitlets as t
 from ..core.code import insert_code_block
 from ..core.dispatch import Dispatcher, EventsAPI
 from ..core.sending import checked_send
-from ..core.settings import DEPRECATED_SETTINGS, deprecated, session_settings
+from ..core.settings import DEPRECATED_SETTINGS, deprecated, did_you_mean, session_settings
 from ..core.tools import (
     DEFAULT_TOOL_TIMEOUT,
     Tool,
@@ -311,18 +311,10 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
                 kwargs[new] = kwargs.pop(old)
         unknown = [k for k in kwargs if not self.has_trait(k) or k.startswith("_")]
         if unknown:
-            import difflib
-
             public = [n for n in self.class_trait_names(sync=True) if not n.startswith("_")]
-            hints = [
-                f"{k!r} (did you mean {m[0]!r}?)"
-                if (m := difflib.get_close_matches(k, public, 1))
-                else repr(k)
-                for k in unknown
-            ]
             raise ConfigurationError(
-                f"VoiceChat() got unexpected argument(s) {', '.join(hints)}; settings are: "
-                f"{', '.join(sorted(public))}"
+                f"VoiceChat() got unexpected argument(s) {did_you_mean(unknown, public)}; "
+                f"settings are: {', '.join(sorted(public))}"
             )
         super().__init__(**kwargs)
         self.log.subscribe(self._on_logged)
