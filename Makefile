@@ -14,7 +14,7 @@ LAB_PORT ?= 8888
 $(STAMP): pyproject.toml js/package.json js/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[test,lab,plot]"
+	$(PIP) install --quiet -e ".[test,lab,plot,asr,voice,hub]"
 	touch $(STAMP)
 
 js: $(STAMP)
@@ -44,7 +44,12 @@ typecheck: $(STAMP)
 jstest: js
 	cd js && npm run --silent typecheck && npm test --silent
 
-pytest: $(STAMP) js chromium
+# JupyterHub's proxy for the hub tests (npm; JupyterHub itself comes from PyPI with the test extra).
+CHP := $(VENV)/chp/node_modules/.bin/configurable-http-proxy
+$(CHP):
+	npm install --no-audit --no-fund --silent --prefix $(VENV)/chp configurable-http-proxy@5.3.0
+
+pytest: $(STAMP) js chromium $(CHP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Everything the tests need, then ruff, mypy, the TypeScript unit tests and the whole pytest suite.
