@@ -3,7 +3,10 @@ when several OS processes reserve at once."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import multiprocessing.synchronize
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,20 @@ import pytest
 from rt_jupyter.hub.store import Limits, QuotaExceeded, QuotaStore
 
 NOW = 1_800_000_000.0  # a fixed clock: 2027-01-15 08:00 UTC
+
+
+def take(
+    store: QuotaStore,
+    user: str,
+    groups: list[str],
+    limits: Limits,
+    *,
+    now: float = NOW,
+    totals: Mapping[str, Limits] | None = None,
+) -> int:
+    return store.reserve(
+        user, groups, limits=limits, group_totals=totals or {}, model="m", via="t", now=now
+    )
 
 
 def test_limits_are_checked_with_clear_errors() -> None:
@@ -27,21 +44,19 @@ def test_limits_are_checked_with_clear_errors() -> None:
 def test_minute_and_day_quotas_and_failed_mints(tmp_path: Path) -> None:
     store = QuotaStore(f"sqlite:///{tmp_path / 'q.sqlite'}", minutes_per_mint=30)
     limits = Limits(mints_per_minute=2, session_minutes_per_day=90)
-    kw = {"limits": limits, "group_totals": {}, "model": "m", "via": "t"}
-    a = store.reserve("ann", [], now=NOW, **kw)
-    store.settle(a, "minted", 200)
-    b = store.reserve("ann", [], now=NOW + 1, **kw)
-    store.settle(b, "upstream_error", 502)  # a failed upstream mint stops counting
-    store.reserve("ann", [], now=NOW + 2, **kw)
+    store.settle(take(store, "ann", [], limits), "minted", 200)
+    failed = take(store, "ann", [], limits, now=NOW + 1)
+    store.settle(failed, "upstream_error", 502)  # a failed upstream mint stops counting
+    take(store, "ann", [], limits, now=NOW + 2)
     with pytest.raises(QuotaExceeded) as minute:
-        store.reserve("ann", [], now=NOW + 3, **kw)
+        take(store, "ann", [], limits, now=NOW + 3)
     assert minute.value.code == "rate_limited" and 1 <= minute.value.retry_after <= 60
     assert "2 session keys in the last minute" in minute.value.message
-    store.reserve("ann", [], now=NOW + 120, **kw)  # a new minute: 90 of 90 minutes now
+    take(store, "ann", [], limits, now=NOW + 120)  # a new minute: 90 of 90 minutes now
     with pytest.raises(QuotaExceeded) as day:
-        store.reserve("ann", [], now=NOW + 300, **kw)
+        take(store, "ann", [], limits, now=NOW + 300)
     assert day.value.code == "quota_exceeded" and "90 of 90 session minutes" in day.value.message
-    store.reserve("ann", [], now=NOW + 86_400, **kw)  # the next UTC day
+    take(store, "ann", [], limits, now=NOW + 86_400)  # the next UTC day
     ann = {u.user: u for u in store.usage(now=NOW + 301)}["ann"]
     assert (ann.minted_today, ann.minutes_today, ann.refused_today) == (3, 90, 3)
     outcomes = [r["outcome"] for r in store.audit()]
@@ -51,13 +66,12 @@ def test_minute_and_day_quotas_and_failed_mints(tmp_path: Path) -> None:
 def test_group_totals_are_shared_and_wildcards_stay_literal(tmp_path: Path) -> None:
     store = QuotaStore(f"sqlite:///{tmp_path / 'q.sqlite'}", minutes_per_mint=10)
     totals = {"lab_1": Limits(session_minutes_per_day=20)}
-    kw = {"limits": Limits(), "group_totals": totals, "model": "m", "via": "t", "now": NOW}
-    store.reserve("ann", ["lab_1"], **kw)
-    store.reserve("bob", ["lab_1", "x"], **kw)
+    take(store, "ann", ["lab_1"], Limits(), totals=totals)
+    take(store, "bob", ["lab_1", "x"], Limits(), totals=totals)
     with pytest.raises(QuotaExceeded, match="The group 'lab_1' used 20 of 20"):
-        store.reserve("cid", ["lab_1"], **kw)
+        take(store, "cid", ["lab_1"], Limits(), totals=totals)
     # 'labx1' is another group: '_' is not a LIKE wildcard here
-    store.reserve("dan", ["labx1"], **{**kw, "group_totals": {"labx1": Limits(None, 10)}})
+    take(store, "dan", ["labx1"], Limits(), totals={"labx1": Limits(None, 10)})
 
 
 def _hammer(url: str, user: str, n: int, start: multiprocessing.synchronize.Event) -> None:
@@ -65,10 +79,8 @@ def _hammer(url: str, user: str, n: int, start: multiprocessing.synchronize.Even
     start.wait()
     limits = Limits(session_minutes_per_day=30 * 7)
     for _ in range(n):
-        try:
+        with contextlib.suppress(QuotaExceeded):
             store.reserve(user, ["g"], limits=limits, group_totals={}, model="m", via="p")
-        except QuotaExceeded:
-            pass
     store.close()
 
 
