@@ -38,6 +38,10 @@ async def _serve(args: argparse.Namespace) -> int:
         max_sessions_per_key=args.max_sessions_per_key,
         ice_host=args.ice_host,
         allow_origins=(*DEFAULT_ALLOWED_ORIGINS, *(args.allow_origin or [])),
+        asr=args.asr,
+        asr_model=args.asr_model,
+        asr_workers=args.asr_workers,
+        voice_engine=args.voice_engine,
     )
     print("rt_jupyter local realtime service: loading engines...", flush=True)
     await service.start()
@@ -45,6 +49,7 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"  WebSocket  {service.ws_base_url}/realtime?model=gpt-realtime", flush=True)
     print(f"  WebRTC     POST {service.base_url}/realtime/calls", flush=True)
     print(f"  keys       {shown}", flush=True)
+    print(f"  engines    {service.engines_summary}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,6 +65,9 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rt-jupyter`` command."""
+    from .local.asr_pool import RECOGNISERS
+    from .local.session import VOICE_ENGINES
+
     parser = argparse.ArgumentParser(prog="rt-jupyter", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the local realtime service")
@@ -91,6 +99,33 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--max-sessions-per-key", type=int, default=None)
     serve.add_argument(
         "--ice-host", default=None, help="address for WebRTC host candidates (default: --host)"
+    )
+    serve.add_argument(
+        "--asr",
+        choices=RECOGNISERS,
+        default=None,
+        help="speech recogniser (default $RT_JUPYTER_ASR or auto: Whisper when the asr extra "
+        "is installed, else pocketsphinx)",
+    )
+    serve.add_argument(
+        "--asr-model",
+        default=None,
+        metavar="NAME_OR_DIR",
+        help="faster-whisper model: a name it downloads and caches (base.en, small, ...) or a "
+        "model directory (default $RT_JUPYTER_ASR_MODEL or the bundled tiny.en)",
+    )
+    serve.add_argument(
+        "--asr-workers",
+        type=int,
+        default=None,
+        help="recogniser processes (default $RT_JUPYTER_ASR_WORKERS or CPU cores - 1, >= 1)",
+    )
+    serve.add_argument(
+        "--voice-engine",
+        choices=VOICE_ENGINES,
+        default=None,
+        help="voice (default $RT_JUPYTER_VOICE_ENGINE or espeak; piper: the natural voice of "
+        "the voice extra, auto: piper when installed)",
     )
     serve.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("version", help="print the version")

@@ -1,12 +1,17 @@
-"""Speech recognition in a worker process, so decoding never stalls the service's event loop.
+"""Speech recognition in worker processes, so decoding never stalls the service's event loop.
 
-pocketsphinx holds the GIL while it decodes (about 0.2–0.3 s per second of speech), which would
-freeze every session of the service for that long. :class:`ProcessTranscriber` runs the
-transcriber in a child process (``python -m rt_jupyter.local.asr_pool``, at a lower priority),
-talking over its stdin/stdout: no ``multiprocessing``, so scripts without a ``__main__`` guard are
-safe. Under overload (more than ``max_backlog`` utterances waiting) it declines new work at once
-instead of letting responses fall further behind; the session then reports a
-``conversation.item.input_audio_transcription.failed`` for that turn.
+pocketsphinx holds the GIL while it decodes (about 0.2–0.3 s per second of speech) and Whisper
+keeps a core busy for about half a second per utterance, which would freeze every session of
+the service for that long. :class:`ProcessTranscriber` runs the recogniser in child processes
+(``python -m rt_jupyter.local.asr_pool``, at a lower priority; by default one per core but one,
+at least one), talking over their stdin/stdout: no ``multiprocessing``, so scripts without a
+``__main__`` guard are safe. Under overload (more than ``max_backlog`` utterances waiting) it
+declines new work at once instead of letting responses fall further behind; the session then
+reports a ``conversation.item.input_audio_transcription.failed`` for that turn.
+
+Which recogniser (:data:`RECOGNISERS`): ``"whisper"`` (faster-whisper, the ``asr`` extra),
+``"pocketsphinx"``, or ``"auto"``: Whisper when it loads, else pocketsphinx with a note that
+says how to get better recognition.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
+import logging
 import os
+import queue
 import struct
 import subprocess
 import sys
@@ -24,9 +31,19 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ProcessTranscriber", "TranscriberBusy"]
+__all__ = [
+    "RECOGNISERS",
+    "ProcessTranscriber",
+    "TranscriberBusy",
+    "default_workers",
+    "load_recogniser",
+]
+
+log = logging.getLogger("rt_jupyter.local")
 
 _HEADER = struct.Struct("<I")
+#: The recogniser choices: Whisper if it loads, else pocketsphinx; or either one explicitly.
+RECOGNISERS = ("auto", "whisper", "pocketsphinx")
 
 
 class TranscriberBusy(RuntimeError):
@@ -46,30 +63,139 @@ def _read(stream: IO[bytes]) -> bytes:
     return stream.read(size)
 
 
-class ProcessTranscriber:
-    """A transcriber whose work happens in a child process (one utterance at a time)."""
+def default_workers() -> int:
+    """Recogniser processes by default: the CPU cores but one (one for the event loop), >= 1."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
-    def __init__(self, *, max_backlog: int = 16, nice: int = 19) -> None:
+
+def load_recogniser(
+    engine: str = "auto", model: str | None = None, *, cpu_threads: int = 0
+) -> tuple[Any, str, str]:
+    """Build a recogniser: ``(transcriber, engine used, note)``; the note is non-empty when
+    ``"auto"`` fell back to pocketsphinx and says why and how to get Whisper.
+
+    ``model`` (a faster-whisper model name or directory) implies Whisper: with a model named,
+    or ``engine="whisper"``, a failure to load raises instead of falling back."""
+    if engine not in RECOGNISERS:
+        raise ValueError(f"unknown recogniser {engine!r}; expected one of {RECOGNISERS}")
+    if model is not None and engine == "pocketsphinx":
+        raise ValueError("a model is a Whisper setting: use engine 'whisper' or 'auto' with it")
+    note = ""
+    if engine != "pocketsphinx":
+        from .engines.whisper import ASR_EXTRA_HINT, WhisperTranscriber
+
+        try:
+            return WhisperTranscriber(model, cpu_threads=cpu_threads), "whisper", ""
+        except Exception as exc:  # ImportError without the extra, a damaged model, ...
+            if engine == "whisper" or model is not None:
+                raise
+            reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
+            note = f"using pocketsphinx, Whisper did not load ({reason})"
+            if ASR_EXTRA_HINT not in note:
+                note += f"; {ASR_EXTRA_HINT}"
+    from .engines import PocketSphinxTranscriber
+
+    transcriber = PocketSphinxTranscriber()
+    transcriber.warm(1)
+    return transcriber, "pocketsphinx", note
+
+
+class _Worker:
+    """One recogniser process and the lock on its pipes."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def wait_ready(self) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            ready: dict[str, Any] = json.loads(_read(self.proc.stdout))  # the model is loaded
+        except EOFError:
+            ready = {"error": f"the worker exited with code {self.proc.wait()}"}
+        if not ready.get("ready"):
+            self.close()
+            raise RuntimeError(f"transcription worker failed to start: {ready.get('error', ready)}")
+        return ready
+
+    def request(self, header: bytes, audio: bytes) -> dict[str, Any]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.spawn()
+            self.wait_ready()
+        proc = self.proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        _write(proc.stdin, header)
+        _write(proc.stdin, audio)
+        reply: dict[str, Any] = json.loads(_read(proc.stdout))
+        return reply
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                assert proc.stdin is not None
+                proc.stdin.close()
+                proc.wait(5)
+            if proc.poll() is None:
+                proc.kill()
+
+
+class ProcessTranscriber:
+    """A transcriber whose work happens in ``workers`` child processes (one utterance each).
+
+    ``engine`` and ``model``: see :func:`load_recogniser` (``RT_JUPYTER_ASR`` and
+    ``RT_JUPYTER_ASR_MODEL`` are read by :meth:`Engines.default`, not here). ``workers``: how
+    many processes (default :func:`default_workers`); Whisper in each uses ``cpu_threads``
+    threads (default: the cores shared out between the workers). Starting blocks until every
+    worker has loaded its model; a worker that fails to start raises ``RuntimeError``.
+    :attr:`engine` says which recogniser runs and :attr:`note` why it is not Whisper.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: str = "auto",
+        model: str | None = None,
+        workers: int | None = None,
+        cpu_threads: int | None = None,
+        max_backlog: int = 16,
+        nice: int = 19,
+    ) -> None:
+        if engine not in RECOGNISERS:
+            raise ValueError(f"unknown recogniser {engine!r}; expected one of {RECOGNISERS}")
+        count = default_workers() if workers is None else int(workers)
+        if count < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        if cpu_threads is None:
+            cpu_threads = max(1, (os.cpu_count() or 1) // count)
         self.max_backlog = max_backlog
         self.nice = nice
+        self.workers = count
         self._pending = 0
         self._count_lock = threading.Lock()
-        self._io_lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        # one utterance at a time, in order, on a thread of its own (never the service's pool)
-        self._queue = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtj-asr")
-        self._start()
-
-    def _start(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "rt_jupyter.local.asr_pool", str(self.nice)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self._proc.stdout is not None
-        ready = json.loads(_read(self._proc.stdout))  # the model is loaded
-        if not ready.get("ready"):
-            raise RuntimeError(f"transcription worker failed to start: {ready}")
+        config = {"nice": nice, "engine": engine, "model": model, "cpu_threads": cpu_threads}
+        argv = [sys.executable, "-m", "rt_jupyter.local.asr_pool", json.dumps(config)]
+        self._workers = [_Worker(argv) for _ in range(count)]
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        # utterances run in order of arrival on threads of their own (never the service's pool),
+        # one per worker process
+        self._queue = concurrent.futures.ThreadPoolExecutor(count, thread_name_prefix="rtj-asr")
+        try:
+            for worker in self._workers:  # load the models in parallel
+                worker.spawn()
+            ready = [worker.wait_ready() for worker in self._workers]
+        except BaseException:
+            self.close()
+            raise
+        for worker in self._workers:
+            self._idle.put(worker)
+        self.engine: str = ready[0]["engine"]
+        self.note: str = ready[0].get("note", "")
+        if self.note:
+            log.warning("rt_jupyter local service: %s", self.note)
 
     @property
     def backlog(self) -> int:
@@ -84,7 +210,7 @@ class ProcessTranscriber:
         language: str | None = None,
         prompt: str | None = None,
     ) -> concurrent.futures.Future[Any]:
-        """Queue an utterance for the worker and return its future :class:`Transcript`.
+        """Queue an utterance for the workers and return its future :class:`Transcript`.
 
         Admission happens here, when the work is submitted: with ``max_backlog`` utterances
         already waiting it raises :class:`TranscriberBusy` at once."""
@@ -114,7 +240,7 @@ class ProcessTranscriber:
         language: str | None = None,
         prompt: str | None = None,
     ) -> Any:
-        """Transcribe in the worker; blocks the calling thread (not the GIL)."""
+        """Transcribe in a worker; blocks the calling thread (not the GIL)."""
         return self.submit(samples, sample_rate, language=language, prompt=prompt).result()
 
     def _run(
@@ -128,15 +254,11 @@ class ProcessTranscriber:
 
         request = json.dumps({"rate": sample_rate, "language": language, "prompt": prompt}).encode()
         audio = np.ascontiguousarray(samples, dtype="<f4").tobytes()
-        with self._io_lock:
-            proc = self._proc
-            if proc is None or proc.poll() is not None:
-                self._start()
-                proc = self._proc
-            assert proc is not None and proc.stdin is not None and proc.stdout is not None
-            _write(proc.stdin, request)
-            _write(proc.stdin, audio)
-            reply = json.loads(_read(proc.stdout))
+        worker = self._idle.get()  # one is free: as many threads as workers
+        try:
+            reply = worker.request(request, audio)
+        finally:
+            self._idle.put(worker)
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return Transcript(
@@ -146,31 +268,31 @@ class ProcessTranscriber:
         )
 
     def close(self) -> None:
-        """Stop the worker process."""
+        """Stop the worker processes."""
         self._queue.shutdown(wait=False, cancel_futures=True)
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            with contextlib.suppress(Exception):
-                assert proc.stdin is not None
-                proc.stdin.close()
-                proc.wait(5)
-            if proc.poll() is None:
-                proc.kill()
+        for worker in self._workers:
+            worker.close()
 
 
-def _serve(nice: int) -> None:
+def _serve(config: dict[str, Any]) -> None:
     """The worker: read (request, audio) pairs on stdin, answer on stdout."""
-    if nice:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a library's print() must not corrupt the replies
+    if config.get("nice"):
         with contextlib.suppress(OSError):
-            os.nice(nice)
+            os.nice(int(config["nice"]))
     from dataclasses import asdict
 
-    from .engines import PocketSphinxTranscriber
-
-    transcriber = PocketSphinxTranscriber()
-    transcriber.warm(1)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    _write(stdout, json.dumps({"ready": True}).encode())
+    try:
+        transcriber, engine, note = load_recogniser(
+            config.get("engine", "auto"),
+            config.get("model"),
+            cpu_threads=int(config.get("cpu_threads") or 0),
+        )
+    except Exception as exc:
+        _write(stdout, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        return
+    _write(stdout, json.dumps({"ready": True, "engine": engine, "note": note}).encode())
     while True:
         try:
             request = json.loads(_read(stdin))
@@ -195,4 +317,4 @@ def _serve(nice: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    _serve(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})

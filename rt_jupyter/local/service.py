@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -41,6 +42,10 @@ class LocalRealtimeService:
     ephemeral key opens one session (``single_use_keys=False``: many, until it expires).
     ``allow_origins``: the other web pages' origins that may call it (``scheme://host:*`` for any
     port; default: loopback pages), others get 403; ``cors=False``: same-origin pages only.
+    Without ``engines``, the default ones are loaded on start with ``asr`` (recogniser:
+    ``"auto"``, ``"whisper"``, ``"pocketsphinx"``), ``asr_model`` (a faster-whisper model name
+    or directory), ``asr_workers`` and ``voice_engine`` (``"espeak"``, ``"piper"``, ``"auto"``);
+    see :meth:`Engines.default`, which also reads them from the environment.
     """
 
     def __init__(
@@ -58,11 +63,22 @@ class LocalRealtimeService:
         cors: bool = True,
         allow_origins: Iterable[str] = DEFAULT_ALLOWED_ORIGINS,
         single_use_keys: bool = True,
+        asr: str | None = None,
+        asr_model: str | None = None,
+        asr_workers: int | None = None,
+        voice_engine: str | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
         self.port = port
         self._engines = engines
+        self._default_engines = functools.partial(
+            Engines.default,
+            asr=asr,
+            asr_model=asr_model,
+            asr_workers=asr_workers,
+            voice_engine=voice_engine,
+        )
         durations = {Dialect.GA: 3600.0, Dialect.BETA: 1800.0}
         if max_session_s is not None:
             durations = {d: float(max_session_s) for d in durations}
@@ -110,6 +126,19 @@ class LocalRealtimeService:
         return self.state.sessions
 
     @property
+    def engines_summary(self) -> str:
+        """Which recogniser and voice the service runs, and why not the best ones."""
+        engines = self.state.engines
+        transcriber = engines.transcriber
+        asr = getattr(transcriber, "engine", type(transcriber).__name__)
+        workers = getattr(transcriber, "workers", None)
+        if workers is not None:
+            asr += f" ({workers} worker{'s' if workers != 1 else ''})"
+        summary = f"recognition {asr}, voice {type(engines.voice).__name__}"
+        note = getattr(transcriber, "note", "")
+        return f"{summary}\n  note: {note}" if note else summary
+
+    @property
     def faults(self) -> Faults | None:
         """Fault injection for sessions started from now on (see :mod:`.faults`)."""
         return self.state.faults
@@ -128,7 +157,9 @@ class LocalRealtimeService:
         """Bind and serve on the running event loop (loads the engines on first start)."""
         if self._engines is None and self.state.engines.voice is None:
             loop = asyncio.get_running_loop()
-            self.state.engines = await loop.run_in_executor(None, load_engines, Engines.default)
+            self.state.engines = await loop.run_in_executor(
+                None, load_engines, self._default_engines
+            )
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))

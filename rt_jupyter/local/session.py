@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +42,15 @@ from .engines.responder import ContextItem, EchoResponder, Reply, Responder
 from .engines.vad import SileroStream
 from .vad_scheduler import VadScheduler
 
-__all__ = ["AudioOutput", "Engines", "LocalSession", "SessionOptions", "Transport"]
+__all__ = [
+    "VOICE_ENGINES",
+    "AudioOutput",
+    "Engines",
+    "LocalSession",
+    "SessionOptions",
+    "Transport",
+    "load_voice",
+]
 
 log = logging.getLogger("rt_jupyter.local")
 
@@ -98,11 +107,46 @@ class Engines:
     turn_detector_factory: Callable[..., Any] | None = None  # engines.turns.ServerVadTurnDetector
 
     @classmethod
-    def default(cls) -> Engines:
-        """The offline engines: silero VAD, pocketsphinx, espeak-ng and :class:`EchoResponder`."""
+    def default(
+        cls,
+        *,
+        asr: str | None = None,
+        asr_model: str | None = None,
+        asr_workers: int | None = None,
+        voice_engine: str | None = None,
+    ) -> Engines:
+        """The offline engines: silero VAD, a recogniser pool, a voice and
+        :class:`EchoResponder`.
+
+        Each setting left ``None`` comes from the environment, else its default:
+        ``asr`` (``RT_JUPYTER_ASR``: ``"auto"``, Whisper when the ``asr`` extra loads, else
+        pocketsphinx; or ``"whisper"``/``"pocketsphinx"``), ``asr_model``
+        (``RT_JUPYTER_ASR_MODEL``: a faster-whisper model name or directory; default the
+        bundled tiny.en), ``asr_workers`` (``RT_JUPYTER_ASR_WORKERS``: recogniser processes,
+        default cores - 1, at least 1) and ``voice_engine`` (``RT_JUPYTER_VOICE_ENGINE``:
+        ``"espeak"`` by default, ``"piper"`` for Piper's natural voice (the ``voice``
+        extra, eSpeak NG for the voice names Piper lacks), ``"auto"`` for Piper when
+        installed)."""
         from .asr_pool import ProcessTranscriber
-        from .engines import EspeakVoice, ServerVadTurnDetector
+        from .engines import ServerVadTurnDetector
         from .engines.vad import SileroBatch
+
+        env = os.environ
+        workers = asr_workers
+        if workers is None and env.get("RT_JUPYTER_ASR_WORKERS", "").strip():
+            try:
+                workers = int(env["RT_JUPYTER_ASR_WORKERS"])
+            except ValueError:
+                raise ValueError(
+                    "RT_JUPYTER_ASR_WORKERS must be a whole number, got "
+                    f"{env['RT_JUPYTER_ASR_WORKERS']!r}"
+                ) from None
+        voice = load_voice(voice_engine or env.get("RT_JUPYTER_VOICE_ENGINE") or "espeak")
+        transcriber = ProcessTranscriber(
+            engine=asr or env.get("RT_JUPYTER_ASR") or "auto",
+            model=asr_model or env.get("RT_JUPYTER_ASR_MODEL") or None,
+            workers=workers,
+        )
 
         try:  # one shared model scored in batches; per-session models without onnxruntime
             batch: SileroBatch | None = SileroBatch()
@@ -115,10 +159,37 @@ class Engines:
 
         return cls(
             responder=EchoResponder(),
-            voice=EspeakVoice(),
-            transcriber=ProcessTranscriber(),
+            voice=voice,
+            transcriber=transcriber,
             turn_detector_factory=turn_detector,
         )
+
+
+#: The voice engines: eSpeak NG, Piper (eSpeak NG for the voices it lacks), or Piper if it loads.
+VOICE_ENGINES = ("espeak", "piper", "auto")
+
+
+def load_voice(engine: str) -> Any:
+    """The voice for ``engine`` (one of :data:`VOICE_ENGINES`); ``"auto"`` falls back to
+    eSpeak NG, logging how to get Piper, and ``"piper"`` raises if Piper cannot load."""
+    from .engines import EspeakVoice
+
+    if engine not in VOICE_ENGINES:
+        raise ValueError(f"unknown voice engine {engine!r}; expected one of {VOICE_ENGINES}")
+    if engine == "espeak":
+        return EspeakVoice()
+    from .engines.piper import VOICE_EXTRA_HINT, MixedVoice
+
+    try:
+        return MixedVoice()
+    except Exception as exc:
+        if engine == "piper":
+            raise
+        hint = "" if VOICE_EXTRA_HINT in str(exc) else f"; {VOICE_EXTRA_HINT}"
+        log.warning(
+            "rt_jupyter local service: using eSpeak NG, Piper did not load (%s)%s", exc, hint
+        )
+        return EspeakVoice()
 
 
 @dataclass

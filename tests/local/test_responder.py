@@ -159,3 +159,28 @@ async def test_a_failing_responder_fails_the_response_not_the_session() -> None:
         assert reply.status_details["error"]["code"] == "responder_error"
         assert "exploded" not in json.dumps(reply.status_details)  # no internals leak
         assert (await session.say("again")).status == "failed"  # still serving
+
+
+def test_arguments_keep_the_words_case() -> None:
+    """A spoken or typed name keeps its case in the arguments, as a model's would."""
+    weather = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    }
+    echo = EchoResponder()
+    for heard, city in (
+        ("What is the weather in Paris?", "Paris"),
+        ("what is the weather in paris", "paris"),
+        ("WEATHER in New York please", "New York"),
+    ):
+        reply = echo.respond([ContextItem("user", heard)], tools=[weather])
+        assert [(c.name, c.arguments) for c in reply.tool_calls] == [
+            ("get_weather", {"city": city})
+        ], heard
+    tags = {"type": "object", "properties": {"tags": {"type": "array"}}}
+    assert fill_arguments(tags, "Tag Alice and Bob") == {"tags": ["Tag", "Alice", "and"]}

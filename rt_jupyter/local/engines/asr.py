@@ -21,6 +21,7 @@ import pocketsphinx
 import soxr
 
 __all__ = [
+    "ASR_RATE",
     "PocketSphinxStream",
     "PocketSphinxTranscriber",
     "Segment",
@@ -28,9 +29,11 @@ __all__ = [
     "Transcriber",
     "Transcript",
     "TranscriptStream",
+    "asr_input",
 ]
 
-_ASR_RATE = 16000
+#: The sample rate recognisers work at.
+ASR_RATE = 16000
 #: Hypothesis words that are not words: sentence markers, silence, fillers ([NOISE], ...).
 _NON_WORD = re.compile(r"^(<.*>|\[.*\])$")
 _VARIANT = re.compile(r"\(\d+\)$")
@@ -39,7 +42,7 @@ _TOKEN = re.compile(r"[a-z0-9']+")
 #: forcing an alignment to each phrase (~0.013 x real time per phrase) up to this many.
 _MAX_RESCORED_PHRASES = 32
 _DECODER_OPTIONS: dict[str, str | int | float | bool] = {
-    "samprate": _ASR_RATE,
+    "samprate": ASR_RATE,
     "loglevel": "FATAL",
     "fwdflat": False,
     "maxhmmpf": 10000,
@@ -268,13 +271,9 @@ class PocketSphinxTranscriber:
         prompt: str | None = None,
     ) -> Transcript:
         """Transcribe a whole utterance (float32 mono at any ``sample_rate``)."""
-        x = _mono_float32(samples)
-        sample_rate = _check_rate(sample_rate)
-        duration_ms = x.shape[0] * 1000 // sample_rate
+        x, duration_ms = asr_input(samples, sample_rate)
         if x.shape[0] == 0:
             return Transcript("", [], 0)
-        if sample_rate != _ASR_RATE:
-            x = np.asarray(soxr.resample(x, sample_rate, _ASR_RATE), dtype=np.float32)
         data = self._pcm16(x, np.random.default_rng(0)).tobytes()
         decoder = self._pool.acquire()
         # On an exception the decoder may be mid-utterance: it is dropped, not pooled.
@@ -387,9 +386,9 @@ class PocketSphinxStream:
         x = _mono_float32(samples)
         if self._rate is None:
             self._rate = _check_rate(sample_rate)
-            if self._rate != _ASR_RATE:
+            if self._rate != ASR_RATE:
                 self._resampler = soxr.ResampleStream(
-                    self._rate, _ASR_RATE, 1, dtype="float32", quality="HQ"
+                    self._rate, ASR_RATE, 1, dtype="float32", quality="HQ"
                 )
         elif sample_rate != self._rate:
             raise ValueError(f"sample rate changed from {self._rate} to {sample_rate}")
@@ -397,7 +396,7 @@ class PocketSphinxStream:
         if self._resampler is not None:
             x = self._resampler.resample_chunk(x)
         self._process(x)
-        if self._since_partial * 1000 < self._owner.partial_interval_ms * _ASR_RATE:
+        if self._since_partial * 1000 < self._owner.partial_interval_ms * ASR_RATE:
             return None
         self._since_partial = 0
         hyp = self._decoder.hyp()
@@ -450,6 +449,18 @@ class PocketSphinxStream:
     def emitted_text(self) -> str:
         """The concatenation of the deltas returned so far."""
         return " ".join(self._emitted)
+
+
+def asr_input(
+    samples: npt.NDArray[np.float32], sample_rate: int
+) -> tuple[npt.NDArray[np.float32], int]:
+    """A whole utterance (mono float32 at any rate) as 16 kHz float32, with its duration in ms."""
+    x = _mono_float32(samples)
+    sample_rate = _check_rate(sample_rate)
+    duration_ms = x.shape[0] * 1000 // sample_rate
+    if x.shape[0] and sample_rate != ASR_RATE:
+        x = np.asarray(soxr.resample(x, sample_rate, ASR_RATE), dtype=np.float32)
+    return x, duration_ms
 
 
 def _check_rate(sample_rate: int) -> int:

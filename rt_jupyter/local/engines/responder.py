@@ -9,7 +9,7 @@
    ``tool_choice`` is ``"required"`` / names a function → a **function call**, with arguments
    filled from the words: numbers for integer/number parameters, an ``enum`` value that was said,
    yes/no for booleans, and for strings the words after "in", "for", "of", "about", "to", "at" or
-   "called" (else the last word).
+   "called" (else the last word), in the case they were said or typed ("Paris" stays "Paris").
 3. Otherwise a text answer about what it heard: ``"You said: hello there."``; for audio it could not
    recognise, ``"I heard 1.2 seconds of audio."``. If the instructions ask to translate
    ("translate ... into French/Spanish/German"), it says so and repeats the words with the target
@@ -93,8 +93,14 @@ _LANGUAGES = ("french", "spanish", "german", "italian", "portuguese", "japanese"
 _CODE_WORDS = ("code", "compute", "calculate", "plot", "python", "function", "program")
 
 
+def _tokens(text: str) -> list[str]:
+    """The words of ``text`` as said (case kept: "Paris" stays a name)."""
+    return re.findall(r"[A-Za-z0-9']+", text)
+
+
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
+    """The words of ``text`` in lower case, for matching."""
+    return [t.lower() for t in _tokens(text)]
 
 
 def _numbers(words: Sequence[str]) -> list[float]:
@@ -130,19 +136,26 @@ def _names_tool(words: Sequence[str], tool: Mapping[str, Any]) -> bool:
     return bool(key) and all(k in words for k in key)
 
 
-def _string_argument(words: Sequence[str], used: set[str]) -> str:
-    for i, w in enumerate(words[:-1]):
-        if w in _PREPOSITIONS:
-            rest = [x for x in words[i + 1 :] if x not in _STOP and x not in used]
+def _content(tokens: Sequence[str], used: set[str]) -> list[str]:
+    """The tokens that are neither stop words nor already used (compared in lower case)."""
+    return [t for t in tokens if t.lower() not in _STOP and t.lower() not in used]
+
+
+def _string_argument(tokens: Sequence[str], used: set[str]) -> str:
+    for i, w in enumerate(tokens[:-1]):
+        if w.lower() in _PREPOSITIONS:
+            rest = _content(tokens[i + 1 :], used)
             if rest:
                 return " ".join(rest[:3])
-    candidates = [w for w in words if w not in _STOP and w not in used]
+    candidates = _content(tokens, used)
     return candidates[-1] if candidates else ""
 
 
 def fill_arguments(schema: Mapping[str, Any], text: str, tool_name: str = "") -> dict[str, Any]:
-    """Arguments for a JSON-schema ``parameters`` object, filled from the user's words."""
-    words = _words(text)
+    """Arguments for a JSON-schema ``parameters`` object, filled from the user's words (strings
+    keep the words' case, as a model would: "weather in Paris" gives "Paris")."""
+    tokens = _tokens(text)
+    words = [t.lower() for t in tokens]
     used = set(_tool_words(tool_name))
     numbers = _numbers(words)
     props = schema.get("properties") if isinstance(schema, Mapping) else None
@@ -174,13 +187,13 @@ def fill_arguments(schema: Mapping[str, Any], text: str, tool_name: str = "") ->
             elif any(w in words for w in ("no", "false", "off", "disable")) or pname in required:
                 value = False
         elif ptype == "array":
-            value = [w for w in words if w not in _STOP and w not in used][:3]
+            value = _content(tokens, used)[:3]
         elif ptype == "object":
             value = {}
         else:
-            value = _string_argument(words, used)
+            value = _string_argument(tokens, used)
             if value:
-                used.update(value.split())
+                used.update(value.lower().split())
         if value is not None and (value != "" or pname in required):
             args[pname] = value
     return args

@@ -17,7 +17,14 @@ import espeakng_loader
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DEFAULT_VOICE", "ESPEAK_VOICES", "EspeakVoice", "Voice", "split_sentences"]
+__all__ = [
+    "DEFAULT_VOICE",
+    "ESPEAK_VOICES",
+    "EspeakVoice",
+    "Voice",
+    "clamp_speed",
+    "split_sentences",
+]
 
 
 @runtime_checkable
@@ -183,6 +190,14 @@ def split_sentences(text: str) -> list[str]:
     return pieces
 
 
+def clamp_speed(speed: float) -> float:
+    """The API's ``speed`` clamped to 0.25..1.5 (``ValueError`` if not a finite number)."""
+    value = float(speed)
+    if not np.isfinite(value):
+        raise ValueError(f"speed must be a finite number, got {speed}")
+    return min(max(value, _MIN_SPEED), _MAX_SPEED)
+
+
 class EspeakVoice:
     """eSpeak NG speech at 22,050 Hz; OpenAI voice names map to distinct variants.
 
@@ -226,11 +241,7 @@ class EspeakVoice:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
     def _wpm(self, speed: float) -> int:
-        value = float(speed)
-        if not np.isfinite(value):
-            raise ValueError(f"speed must be a finite number, got {speed}")
-        value = min(max(value, _MIN_SPEED), _MAX_SPEED)
-        return min(max(round(self.base_wpm * value), _MIN_WPM), _MAX_WPM)
+        return min(max(round(self.base_wpm * clamp_speed(speed)), _MIN_WPM), _MAX_WPM)
 
     def _synth_piece(self, text: str, voice: str, wpm: int) -> npt.NDArray[np.float32]:
         engine = self._engine

