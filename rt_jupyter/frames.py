@@ -20,8 +20,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from .core.code import code_blocks
 from .log import paused_gc
-from .protocol import Conversation, Item
 from .protocol.formats import BETA_NAMES, BYTES_PER_MS, PCM16
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ __all__ = [
     "usage",
 ]
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)```", re.S)
 _RESPONSE_ID = re.compile(r'"response_id":"([^"]+)"')
 
 #: USD per million tokens, by model prefix (the longest matching prefix wins). Override with
@@ -74,15 +73,6 @@ def _gc_paused(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return cast(F, wrapper)
-
-
-def code_blocks(items: Conversation | Iterable[Item]) -> list[str]:
-    """Fenced code blocks in assistant messages, oldest first."""
-    out: list[str] = []
-    for item in items:
-        if item.type == "message" and item.role == "assistant":
-            out.extend(m.group(2).rstrip("\n") for m in _FENCE.finditer(item.text))
-    return out
 
 
 def events(log: EventLog) -> pd.DataFrame:

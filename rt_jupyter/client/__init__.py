@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..core.reply import Reply, ToolCallRecord
+from .connect import connect
 from .errors import (
     AuthenticationError,
     BetaShapeDisabledError,
@@ -9,8 +11,7 @@ from .errors import (
     RealtimeError,
     ServerError,
 )
-from .reply import Reply, ToolCallRecord
-from .session import RealtimeSession, Transcription, TranscriptSegment, connect
+from .session import RealtimeSession, Transcription, TranscriptSegment
 from .sync import SyncRealtimeSession, connect_sync
 
 __all__ = [

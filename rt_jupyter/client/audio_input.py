@@ -4,6 +4,7 @@ session's input format and cut into ``input_audio_buffer.append`` chunks."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy.typing as npt
 
 from ..audio import encode_audio, get_format, read_wav
 
-__all__ = ["LATENCY_PRESETS", "chunk_bytes", "to_wire_audio"]
+__all__ = ["LATENCY_PRESETS", "chunk_bytes", "progress_bar", "to_wire_audio", "vad_padding"]
 
 #: Chunk durations of the latency presets (milliseconds of audio per append event).
 LATENCY_PRESETS = {"low": 20, "balanced": 100, "high": 1000}
@@ -73,3 +74,31 @@ def chunk_bytes(chunk_size: int | str | None, fmt: str) -> int:
             raise ValueError(f"chunk_size must be a positive number of bytes, got {chunk_size}")
     width = info.bytes_per_sample
     return max(width, n - n % width)
+
+
+def vad_padding(fmt: str, turn_detection: Mapping[str, Any] | None) -> bytes:
+    """Silence in ``fmt`` to append after speech so server VAD ends the turn: the turn
+    detection's ``silence_duration_ms`` (default 500) plus 500 ms."""
+    pad_ms = int(turn_detection.get("silence_duration_ms", 500)) + 500 if turn_detection else 700
+    info = get_format(fmt)
+    silence = b"\x00" * (info.bytes_per_second * pad_ms // 1000)
+    if fmt != "pcm16":
+        silence = encode_audio(np.zeros(len(silence), np.float32), 8000, fmt)
+    return silence
+
+
+def progress_bar(seconds: float, progress: bool | None) -> Any:
+    """A tqdm bar for sending ``seconds`` of audio (``None``: no bar; by default only for more
+    than 5 s)."""
+    if progress is False or (progress is None and seconds <= 5.0):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(
+        total=round(seconds, 2),
+        unit="s",
+        desc="sending audio",
+        bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s",
+    )

@@ -19,21 +19,21 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 from urllib.parse import urlencode
 
-import numpy as np
 import numpy.typing as npt
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ..audio import decode_audio, get_format
-from ..config import Settings, resolve_settings
+from ..audio import get_format
+from ..config import Settings
+from ..core.code import code_blocks, insert_code_block
 from ..core.dispatch import Dispatcher, EventsAPI
+from ..core.replies import PendingReply, Replies
+from ..core.reply import Reply, ToolCallRecord
 from ..core.sending import checked_send
 from ..core.settings import canonical_settings, session_settings
 from ..core.tools import (
@@ -46,7 +46,6 @@ from ..core.tools import (
 )
 from ..core.transcript import transcript_entries
 from ..core.usage import add_usage
-from ..errors import ConfigurationError
 from ..lint import check_incoming, check_outgoing
 from ..log import EventLog
 from ..protocol import (
@@ -64,57 +63,22 @@ from ..protocol import (
 from ..protocol.dialects import without_beta_only
 from ..protocol.errors import error_from_http
 from ..protocol.restore import restore_plan
-from .audio_input import chunk_bytes, to_wire_audio
+from .audio_input import chunk_bytes, progress_bar, to_wire_audio, vad_padding
 from .errors import (
     AuthenticationError,
     BetaShapeDisabledError,
     ConnectionLostError,
     ServerError,
 )
-from .reply import Reply, ToolCallRecord
+from .transcription import Transcription, TranscriptionCollector, TranscriptSegment
 
-__all__ = ["RealtimeSession", "TranscriptSegment", "Transcription", "connect"]
+__all__ = ["RealtimeSession", "TranscriptSegment", "Transcription"]
 
 log = logging.getLogger("rt_jupyter.client")
-C = TypeVar("C", bound=Callable[[Event], Any])
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Close codes after which the client reconnects (the server or network failed).
 RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014, 1015})
-
-
-@dataclass
-class TranscriptSegment:
-    """One transcribed turn: its item, time span in the input audio (ms) and text."""
-
-    item_id: str
-    start_ms: int | None
-    end_ms: int | None
-    text: str
-
-
-@dataclass
-class Transcription:
-    """The result of :meth:`RealtimeSession.transcribe`."""
-
-    segments: list[TranscriptSegment] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text for s in self.segments if s.text)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class _Pending:
-    """A reply being waited for, and the future that delivers the final one."""
-
-    def __init__(self, reply: Reply, future: asyncio.Future[Reply], params: dict[str, Any]):
-        self.reply = reply
-        self.future = future
-        self.params = params
-        self.generation = -1  # the connection its response.create went out on
 
 
 class RealtimeSession(EventsAPI):
@@ -142,7 +106,6 @@ class RealtimeSession(EventsAPI):
         self.max_reconnect_attempts = max_reconnect_attempts
         self.backoff = backoff
         self.conn = RealtimeConnection("client", self.dialect)
-        self.replies: list[Reply] = []
         #: What the user sent with say()/send_audio(), in order (for record and replay).
         self.inputs: list[dict[str, Any]] = []
         self.reconnects = 0
@@ -157,13 +120,11 @@ class RealtimeSession(EventsAPI):
         self._tool_runner = ToolRunner(
             self._tools, self._tools_ready, timeout=tool_timeout, on_result=self._tool_result
         )
-        self._tool_waits: dict[str, _Pending] = {}  # replies whose tool calls are running
         self._events = Dispatcher(on_error=self._callback_failed, spawn=self._spawn)
-        self._claims: deque[_Pending] = deque()
-        self._generation = 0
+        self._replies = Replies()
+        #: Every response's :class:`Reply`, in the order the responses started.
+        self.replies: list[Reply] = self._replies.replies
         self._unacked: dict[str, dict[str, Any]] = {}  # item creates not yet acknowledged
-        self._active: dict[str, _Pending] = {}
-        self._requests: dict[str, tuple[str, asyncio.Future[Event]]] = {}
         self._renew = False
         self._created = asyncio.Event()
         self._speech: dict[str, list[int | None]] = {}
@@ -185,6 +146,7 @@ class RealtimeSession(EventsAPI):
 
     @property
     def connected(self) -> bool:
+        """Whether the session is connected now (it reconnects by itself after a drop)."""
         return self._connected.is_set()
 
     @property
@@ -253,8 +215,10 @@ class RealtimeSession(EventsAPI):
                     "Check OPENAI_API_KEY (or pass api_key=...); it is not retried."
                 ) from None
             raise ConnectionLostError(f"HTTP {status} from {self.url}: {detail}") from None
-        self.conn = _fresh_connection(self.dialect, self.conn)
-        self._generation += 1
+        self.conn = RealtimeConnection(
+            "client", self.dialect, keep_audio=self.conn.conversation.keep_audio
+        )
+        self._replies.new_connection()
         self._created.clear()
         self._connected.set()
 
@@ -337,27 +301,16 @@ class RealtimeSession(EventsAPI):
         )
         for event in plan.events():
             self._send_now(event)
-        lost = [self._active.pop(rid) for rid in plan.responses if rid in self._active]
-        lost += self._active.values()  # created without an id the conversation could keep
-        self._active.clear()
-        # requests that went out on the old connection but never started are lost as well
-        unstarted = [p for p in self._claims if 0 <= p.generation < self._generation]
-        for pending in unstarted:
-            self._claims.remove(pending)
+        lost = self._replies.lost(plan.responses)
         self.log.note(
             "rt.restored",
             items=len(plan.replay) + len(plan.resend),
-            lost_responses=len(lost) + len(unstarted),
+            lost_responses=len(lost),
             dropped=len(plan.dropped),
             open_calls=len(plan.open_calls),
         )
-        for pending in [*lost, *unstarted]:  # the response died with the connection: ask again
-            fresh = Reply(
-                t_request=pending.reply.t_request,
-                tool_calls=pending.reply.tool_calls,
-                previous=pending.reply.previous,
-            )
-            self._request_response(_Pending(fresh, pending.future, {}), pending.params)
+        for pending in lost:  # the response died with the connection: ask again
+            self._ask(pending, pending.params)
         queued, self._outbox = self._outbox, []
         for event in queued:
             try:
@@ -368,17 +321,7 @@ class RealtimeSession(EventsAPI):
     def _fail(self, exc: BaseException) -> None:
         self._fatal = exc
         self._created.set()
-        futures: list[asyncio.Future[Any]] = [p.future for p in self._claims]
-        futures += [p.future for p in self._active.values()]
-        futures += [f for _, f in self._requests.values()]
-        futures += [p.future for p in self._tool_waits.values()]
-        self._tool_waits.clear()
-        self._claims.clear()
-        self._active.clear()
-        for future in futures:
-            if not future.done():
-                future.set_exception(exc)
-                future.exception()  # whoever awaits it gets the error; nobody else is warned
+        self._replies.fail(exc)
         self._events.close(exc)
 
     async def close(self) -> None:
@@ -424,20 +367,20 @@ class RealtimeSession(EventsAPI):
             if isinstance(item, dict):
                 self._unacked.pop(str(item.get("id")), None)
         elif kind == "response.created":
-            self._on_response_created(event, t)
+            self._replies.created(event, t, self.conn.conversation.output_format)
         elif kind == "response.done":
             self._on_response_done(event, t)
         elif kind == "response.function_call_arguments.done":
             self._on_arguments_done(event)
         elif kind.startswith("response.") and "response_id" in event.data:
-            self._on_response_delta(event, t)
+            self._replies.delta(event, t, self.conn.conversation.output_format)
         elif kind == "input_audio_buffer.speech_started":
             self._speech[str(event.get("item_id"))] = [event.get("audio_start_ms"), None]
         elif kind == "input_audio_buffer.speech_stopped":
             span = self._speech.setdefault(str(event.get("item_id")), [None, None])
             span[1] = event.get("audio_end_ms")
-        if self._requests:
-            self._resolve_request(event)
+        if self._replies.requests:
+            self._replies.answered(event)
         self._events.dispatch(event)
 
     def _callback_failed(
@@ -466,99 +409,19 @@ class RealtimeSession(EventsAPI):
         if code == "session_expired":
             self._renew = True  # the server closes next; reconnect at once and restore
             return
-        event_id = error.get("event_id")
-        if event_id and event_id in self._requests:
-            _, future = self._requests.pop(event_id)
-            if not future.done():
-                future.set_exception(ServerError(error))
-            return
-        for pending in list(self._claims):
-            if event_id and pending.params.get("_event_id") == event_id:
-                self._claims.remove(pending)
-                if not pending.future.done():
-                    pending.future.set_exception(ServerError(error))
-                return
-        log.warning("server error: %s", error)
-
-    def _resolve_request(self, event: Event) -> None:
-        """The oldest request waiting for this kind of event gets it."""
-        kind = event.kind
-        if kind == "transcription_session.updated":
-            kind = "session.updated"
-        for event_id, (expect, future) in list(self._requests.items()):
-            if expect == kind:
-                del self._requests[event_id]
-                if not future.done():
-                    future.set_result(event)
-                return
-
-    def _on_response_created(self, event: Event, t: float) -> None:
-        response = event.get("response") or {}
-        rid = str(response.get("id"))
-        in_conversation = response.get("conversation_id", "x") is not None
-        pending = None
-        for candidate in self._claims:
-            oob = candidate.params.get("conversation") == "none"
-            if oob != (not in_conversation):
-                continue
-            if oob and candidate.params.get("metadata") != response.get("metadata"):
-                continue
-            pending = candidate
-            break
-        if pending is not None:
-            self._claims.remove(pending)
-        else:  # started by the server (VAD turn) or by someone else's response.create
-            loop = asyncio.get_running_loop()
-            pending = _Pending(Reply(t_request=t), loop.create_future(), {})
-        reply = pending.reply
-        reply.response_id = rid
-        reply.t_created = t
-        reply.sample_rate = get_format(self.conn.conversation.output_format).sample_rate
-        self._active[rid] = pending
-        self.replies.append(reply)
-
-    def _on_response_delta(self, event: Event, t: float) -> None:
-        pending = self._active.get(str(event.get("response_id")))
-        if pending is None:
-            return
-        reply = pending.reply
-        kind = event.kind
-        if kind == "response.output_text.delta":
-            reply.t_first_text = reply.t_first_text or t
-            reply.text_parts.append(str(event.get("delta") or ""))
-        elif kind == "response.output_audio_transcript.delta":
-            reply.t_first_text = reply.t_first_text or t
-            reply.transcript_parts.append(str(event.get("delta") or ""))
-        elif kind == "response.output_audio.delta":
-            reply.t_first_audio = reply.t_first_audio or t
-            raw = base64.b64decode(str(event.get("delta") or ""))
-            reply.audio_chunks.append(decode_audio(raw, self.conn.conversation.output_format))
+        if not self._replies.error(error, ServerError(error)):
+            log.warning("server error: %s", error)
 
     def _on_response_done(self, event: Event, t: float) -> None:
         response = event.get("response") or {}
         if isinstance(response.get("usage"), Mapping):
             self._usage = add_usage(self._usage, response["usage"])
-        pending = self._active.pop(str(response.get("id")), None)
-        if pending is None:
+        calls = self._replies.done(event, t, self.conn.conversation)
+        if calls is None:
             return
-        reply = pending.reply
-        reply.status = str(response.get("status"))
-        reply.status_details = response.get("status_details")
-        reply.usage = response.get("usage")
-        reply.t_done = t
-        conv = self.conn.conversation
-        reply.items = [conv.get(str(o.get("id"))) or Item(o) for o in response.get("output") or []]
-        calls = [
-            (str(i.call_id), str(i.name), i.arguments)
-            for i in reply.items
-            if i.type == "function_call"
-        ]
         rid = str(response.get("id"))
-        self._tool_waits[rid] = pending  # before: the runner may be ready at once
-        if not self._tool_runner.response_done(rid, reply.status, calls):
-            del self._tool_waits[rid]
-            if not pending.future.done():
-                pending.future.set_result(reply)
+        if not self._tool_runner.response_done(rid, str(response.get("status")), calls):
+            self._replies.settle(rid)
 
     # --- tools -----------------------------------------------------------------------------------
 
@@ -599,9 +462,6 @@ class RealtimeSession(EventsAPI):
             return register(fn)
         return register
 
-    def _tool_schemas(self, tools: Sequence[Any]) -> list[dict[str, Any]]:
-        return tool_schemas(tools, self._tools, where="tools")
-
     def _on_arguments_done(self, event: Event) -> None:
         name = event.get("name")
         if not name:
@@ -622,7 +482,7 @@ class RealtimeSession(EventsAPI):
     def _tools_ready(self, response_id: str, results: list[ToolResult], follow_up: bool) -> None:
         """The tool calls of a finished response are answered: send the outputs, then ask for
         the next response (or hand the reply over when there is none to ask for)."""
-        pending = self._tool_waits.pop(response_id, None)
+        pending = self._replies.tools_answered(response_id)
         records = [
             ToolCallRecord(r.name, r.call_id, r.arguments, r.output, r.error, r.seconds)
             for r in results
@@ -636,23 +496,13 @@ class RealtimeSession(EventsAPI):
                     )
                 )
         except ConnectionLostError as exc:  # the session ended meanwhile
-            if pending is not None and not pending.future.done():
-                pending.future.set_exception(exc)
-                pending.future.exception()
+            if pending is not None:
+                pending.fail(exc)
             return
-        if pending is None:
-            return
-        if not follow_up:
-            pending.reply.tool_calls = [*pending.reply.tool_calls, *records]
-            if not pending.future.done():
-                pending.future.set_result(pending.reply)
-            return
-        follow = Reply(
-            t_request=time.perf_counter(),
-            tool_calls=[*pending.reply.tool_calls, *records],
-            previous=[*pending.reply.previous, pending.reply],
-        )
-        self._request_response(_Pending(follow, pending.future, {}), {})
+        if pending is not None:
+            follow = self._replies.follow_up(pending, records, follow_up)
+            if follow is not None:
+                self._ask(follow, {})
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -700,30 +550,28 @@ class RealtimeSession(EventsAPI):
             if ws is not None:
                 self._spawn(_send(ws, text))
 
-    def _request_response(self, pending: _Pending, params: dict[str, Any]) -> None:
-        event_id = ids.new_id("evt")
-        params = {k: v for k, v in params.items() if k != "_event_id"}
-        pending.params = {**params, "_event_id": event_id}
-        self._claims.append(pending)
-        response = {k: v for k, v in params.items() if not k.startswith("_")}
-        if self.connected and self._created.is_set():
-            pending.generation = self._generation
-        self.send(build("response.create", event_id=event_id, response=response or None))
+    def _ask(self, pending: PendingReply, params: Mapping[str, Any]) -> None:
+        """Send a ``response.create`` whose response ``pending`` gets."""
+        on_wire = self.connected and self._created.is_set()
+        event = self._replies.ask(pending, params, on_wire=on_wire)
+        try:
+            self.send(event)
+        except BaseException:
+            self._replies.withdraw(pending)  # refused: no response will come for it
+            raise
 
     async def request(
         self, event: Mapping[str, Any], *, expect: str, timeout: float = 30.0
     ) -> Event:
         """Send ``event`` and wait for the event of type ``expect`` that answers it (or raise the
         :class:`ServerError` the server answered with)."""
-        loop = asyncio.get_running_loop()
-        event_id = ids.new_id("evt")
-        future: asyncio.Future[Event] = loop.create_future()
-        self._requests[event_id] = (expect, future)
-        self.send({**event, "event_id": event_id})
+        future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        event_id = self._replies.request(expect, future)
         try:
+            self.send({**event, "event_id": event_id})
             return await asyncio.wait_for(future, timeout)
         finally:
-            self._requests.pop(event_id, None)
+            self._replies.requests.pop(event_id, None)
 
     # --- high-level helpers --------------------------------------------------------------------
 
@@ -737,13 +585,8 @@ class RealtimeSession(EventsAPI):
         Returns the server's new session configuration."""
         settings = canonical_settings(settings, where="update()")
         if tools is not None:
-            if not isinstance(tools, list | tuple):
-                raise TypeError(f"tools={tools!r:.80}: use a list of Python functions or schemas")
-            settings["tools"] = self._tool_schemas(tools)
-        payload = session_settings(
-            settings,
-            session_type="transcription" if self.intent == "transcription" else "realtime",
-        )
+            settings["tools"] = tool_schemas(tools, self._tools, where="tools")
+        payload = session_settings(settings, session_type=session_type(self.intent))
         if self.dialect is Dialect.GA:
             payload = without_beta_only(payload)
         _merge(self._config, payload)
@@ -777,9 +620,8 @@ class RealtimeSession(EventsAPI):
 
     async def respond(self, *, timeout: float = 120.0, **response: Any) -> Reply:
         """Ask for a response now (``response.create``) and wait for it."""
-        loop = asyncio.get_running_loop()
-        pending = _Pending(Reply(t_request=time.perf_counter()), loop.create_future(), {})
-        self._request_response(pending, dict(response))
+        pending = PendingReply.new(time.perf_counter())
+        self._ask(pending, response)
         return await asyncio.wait_for(asyncio.shield(pending.future), timeout)
 
     async def send_audio(
@@ -817,21 +659,14 @@ class RealtimeSession(EventsAPI):
         vad = td is not None and commit is not True
         info = get_format(fmt)
         if vad:
-            pad_ms = int(td.get("silence_duration_ms", 500)) + 500 if td else 700
-            silence = b"\x00" * (info.bytes_per_second * pad_ms // 1000)
-            if fmt != "pcm16":
-                from ..audio import encode_audio
-
-                silence = encode_audio(np.zeros(len(silence), np.float32), 8000, fmt)
-            data += silence
+            data += vad_padding(fmt, td)
         step = chunk_bytes(chunk_size, fmt)
-        loop = asyncio.get_running_loop()
         pending = None
         if vad and respond and (td or {}).get("create_response", True):
-            pending = _Pending(Reply(t_request=time.perf_counter()), loop.create_future(), {})
-            self._claims.append(pending)
+            pending = PendingReply.new(time.perf_counter())
+            self._replies.expect(pending)
         seconds = len(data) / info.bytes_per_second
-        bar = _progress(seconds, progress)
+        bar = progress_bar(seconds, progress)
         start = time.perf_counter()
         try:
             for index, offset in enumerate(range(0, len(data), step)):
@@ -888,26 +723,9 @@ class RealtimeSession(EventsAPI):
         timeout: float = 120.0,
     ) -> Transcription:
         """Stream audio and return its timed transcript (turns found by server VAD)."""
-        committed: list[str] = []
-        done: dict[str, str] = {}
-        finished = asyncio.Event()
-
-        def on_commit(event: Event) -> None:
-            committed.append(str(event.get("item_id")))
-
-        def on_text(event: Event) -> None:
-            done[str(event.get("item_id"))] = str(event.get("transcript") or "")
-            if set(committed) <= set(done):
-                finished.set()
-
-        def on_failed(event: Event) -> None:
-            done[str(event.get("item_id"))] = ""
-            if set(committed) <= set(done):
-                finished.set()
-
-        self.on("input_audio_buffer.committed", on_commit)
-        self.on("conversation.item.input_audio_transcription.completed", on_text)
-        self.on("conversation.item.input_audio_transcription.failed", on_failed)
+        collector = TranscriptionCollector(self._speech)
+        for kind in collector.KINDS:
+            self.on(kind, collector.feed)
         try:
             await self.send_audio(
                 audio, sample_rate, chunk_size=chunk_size, realtime=realtime, respond=False
@@ -915,28 +733,17 @@ class RealtimeSession(EventsAPI):
             if self.conn.session.turn_detection is not None:
                 await asyncio.sleep(0.05)
             deadline = loop_time() + timeout
-            while not (committed and set(committed) <= set(done)):
+            while not collector.complete:
                 remaining = deadline - loop_time()
                 if remaining <= 0:
                     raise TimeoutError("transcription did not complete in time")
-                finished.clear()
+                collector.finished.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(finished.wait(), min(remaining, 1.0))
+                    await asyncio.wait_for(collector.finished.wait(), min(remaining, 1.0))
         finally:
-            self.off("input_audio_buffer.committed", on_commit)
-            self.off("conversation.item.input_audio_transcription.completed", on_text)
-            self.off("conversation.item.input_audio_transcription.failed", on_failed)
-        return Transcription(
-            [
-                TranscriptSegment(
-                    item_id,
-                    self._speech.get(item_id, [None, None])[0],
-                    self._speech.get(item_id, [None, None])[1],
-                    done[item_id],
-                )
-                for item_id in committed
-            ]
-        )
+            for kind in collector.KINDS:
+                self.off(kind, collector.feed)
+        return collector.result()
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -946,15 +753,11 @@ class RealtimeSession(EventsAPI):
     @property
     def code_blocks(self) -> list[str]:
         """Fenced code blocks found in the assistant's messages, oldest first."""
-        from ..frames import code_blocks
-
         return code_blocks(self.conversation)
 
     def insert_code(self, index: int = -1) -> None:
         """Put ``code_blocks[index]`` (default: the latest) into a new cell below the running
         one (IPython's ``set_next_input``; see :meth:`VoiceChat.insert_code`)."""
-        from ..core.code import insert_code_block
-
         insert_code_block(self.code_blocks, index)
 
     def __repr__(self) -> str:
@@ -974,149 +777,12 @@ async def _send(ws: ClientConnection, text: str) -> None:
         await ws.send(text)
 
 
-def _fresh_connection(dialect: Dialect, old: RealtimeConnection) -> RealtimeConnection:
-    conn = RealtimeConnection("client", dialect, keep_audio=old.conversation.keep_audio)
-    return conn
-
-
 def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> None:
     from ..protocol.session import deep_merge
 
     deep_merge(base, update)
 
 
-def _progress(seconds: float, progress: bool | None) -> Any:
-    if progress is False or (progress is None and seconds <= 5.0):
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    return tqdm(
-        total=round(seconds, 2),
-        unit="s",
-        desc="sending audio",
-        bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s",
-    )
-
-
-class _Connect:
-    """What :func:`connect` returns: ``await`` it, or use it with ``async with``."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._session: RealtimeSession | None = None
-
-    def __await__(self) -> Generator[Any, None, RealtimeSession]:
-        return self._factory().__await__()  # type: ignore[no-any-return]
-
-    async def __aenter__(self) -> RealtimeSession:
-        self._session = await self._factory()
-        return self._session
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-def connect(
-    *,
-    api_key: str | Callable[[], str] | None = None,
-    base_url: str | None = None,
-    model: str | None = None,
-    dialect: str | Dialect | None = None,
-    local: bool | None = None,
-    intent: str | None = None,
-    tools: Sequence[Any] | None = None,
-    log_path: str | None = None,
-    keep_audio: bool = False,
-    reconnect: bool = True,
-    quiet: bool = False,
-    **settings: Any,
-) -> _Connect:
-    """Open a :class:`RealtimeSession`: ``session = await connect(...)`` or
-    ``async with connect(...) as session``.
-
-    Configuration comes from the arguments, then the environment (``OPENAI_API_KEY`` or
-    ``NEW_API_KEY``, ``OPENAI_BASE_URL``, ``RT_JUPYTER_MODEL``, ``RT_JUPYTER_DIALECT``).
-    **With no key configured it starts an in-process local service** and says so in one line.
-    ``dialect="beta"`` speaks ``OpenAI-Beta: realtime=v1``; ``intent="transcription"`` opens a
-    transcription-only session. Other keyword arguments (``instructions``, ``voice``,
-    ``turn_detection``, ``output_modalities``, ``input_transcription``...; see the README's API
-    table) are applied with :meth:`RealtimeSession.update` before it is returned. A bad
-    argument raises :class:`~rt_jupyter.ConfigurationError` before anything connects.
-    ``api_key`` may be a callable that returns a fresh (e.g. ephemeral) key for each
-    connection.
-    """
-    settings = canonical_settings(settings, where="connect()")
-    if intent not in (None, "transcription"):
-        raise ConfigurationError(f"intent={intent!r}: use None or 'transcription'")
-    if base_url is not None:
-        if not isinstance(base_url, str):
-            raise TypeError(
-                f"base_url must be a string such as 'https://api.openai.com/v1', not "
-                f"{type(base_url).__name__}"
-            )
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"base_url={base_url!r}: use an http(s) URL such as 'https://api.openai.com/v1'"
-            )
-    if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
-        raise TypeError(
-            f"api_key must be a string (or a callable returning one), not {type(api_key).__name__}"
-        )
-    if tools is not None and not isinstance(tools, list | tuple):
-        raise TypeError(f"tools={tools!r:.80}: use a list of Python functions or schemas")
-    if settings:  # a bad setting raises ConfigurationError before anything connects
-        session_settings(
-            settings, session_type="transcription" if intent == "transcription" else "realtime"
-        )
-    if model is not None and not isinstance(model, str):
-        raise ConfigurationError(
-            f"model={model!r}: use a model name such as 'gpt-realtime' (a string)"
-        )
-    try:
-        resolved = resolve_settings(
-            api_key=api_key if isinstance(api_key, str) else None,
-            base_url=base_url,
-            model=model,
-            dialect=dialect,
-            local=local if api_key is None else False,
-        )
-    except ConfigurationError:
-        raise
-    except ValueError as exc:  # e.g. an unknown dialect
-        raise ConfigurationError(str(exc)) from None
-
-    async def factory() -> RealtimeSession:
-        nonlocal resolved
-        key: str | Callable[[], str]
-        if resolved.local:
-            from ..local.default import resolve_endpoint
-
-            loop = asyncio.get_running_loop()
-            endpoint = await loop.run_in_executor(None, resolve_endpoint, resolved)
-            resolved = endpoint.settings
-            key = str(endpoint.api_key)
-            if not quiet:
-                print(endpoint.note)
-        else:
-            key = api_key if api_key is not None else str(resolved.api_key)
-        session = RealtimeSession(
-            resolved,
-            api_key=key,
-            intent=intent,
-            log_path=log_path,
-            keep_audio=keep_audio,
-            reconnect=reconnect,
-        )
-        await session.open()
-        try:
-            if settings or tools:
-                await session.update(tools=tools, **settings)
-        except BaseException:
-            await session.close()  # a refused setting must not leave a session open
-            raise
-        return session
-
-    return _Connect(factory)
+def session_type(intent: str | None) -> str:
+    """The session type for ``intent`` (``"transcription"`` or ``"realtime"``)."""
+    return "transcription" if intent == "transcription" else "realtime"

@@ -14,10 +14,11 @@ import warnings
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
+from ..core.reply import Reply
 from ..log import EventLog
 from ..protocol import Conversation, Event
-from .reply import Reply
-from .session import RealtimeSession, Transcription, connect
+from .connect import connect
+from .session import RealtimeSession, Transcription
 
 __all__ = ["SyncRealtimeSession", "connect_sync"]
 

@@ -1,40 +1,124 @@
 """The I/O-free session layer both front doors drive (:class:`~rt_jupyter.RealtimeSession` over a
-WebSocket, :class:`~rt_jupyter.VoiceChat` over the widget's comm): event dispatch, tools (schemas,
-run policy, error encoding), usage totals and the transcript.
+WebSocket, :class:`~rt_jupyter.VoiceChat` over the widget's comm):
+
+- :mod:`.dispatch`: ``on``/``off``/``wait_for``/``events`` with kinds normalized (GA or beta);
+- :mod:`.tools`: tools from Python callables, one schema builder, one run policy and error
+  encoding;
+- :mod:`.replies`: request ↔ response correlation, building each response's :class:`Reply`
+  (:mod:`.reply`);
+- :mod:`.settings`: the session-setting keywords (GA vocabulary) and their deprecated names;
+- :mod:`.sending`: client events checked before they are sent;
+- :mod:`.usage`, :mod:`.transcript`, :mod:`.code`: token totals, the transcript, code blocks.
 
 Nothing here opens a socket or a comm; the adapters feed events in and send what comes out.
+Names are imported on first use (``rt_jupyter.core.settings`` alone does not load numpy).
 """
 
 from __future__ import annotations
 
-from .dispatch import Dispatcher, events_since, normalize
-from .tools import (
-    DEFAULT_TOOL_TIMEOUT,
-    Tool,
-    ToolArgumentError,
-    ToolResult,
-    ToolRunner,
-    encode_tool_error,
-    function_tool,
-    tool_output,
-    tool_schemas,
-)
-from .transcript import transcript_entries
-from .usage import add_usage
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .code import code_blocks, insert_code_block
+    from .dispatch import Callback, Dispatcher, EventsAPI, events_since, normalize
+    from .replies import PendingReply, Replies
+    from .reply import Reply, ToolCallRecord
+    from .sending import checked_send
+    from .settings import (
+        DEPRECATED_SETTINGS,
+        SESSION_SETTINGS,
+        canonical_settings,
+        deprecated,
+        did_you_mean,
+        session_settings,
+    )
+    from .tools import (
+        DEFAULT_TOOL_TIMEOUT,
+        Tool,
+        ToolArgumentError,
+        ToolResult,
+        ToolRunner,
+        encode_tool_error,
+        function_tool,
+        tool_output,
+        tool_schemas,
+    )
+    from .transcript import transcript_entries
+    from .usage import USAGE_KEYS, add_usage
+
+_MODULES: dict[str, tuple[str, ...]] = {
+    "code": ("code_blocks", "insert_code_block"),
+    "dispatch": ("Callback", "Dispatcher", "EventsAPI", "events_since", "normalize"),
+    "replies": ("PendingReply", "Replies"),
+    "reply": ("Reply", "ToolCallRecord"),
+    "sending": ("checked_send",),
+    "settings": (
+        "DEPRECATED_SETTINGS",
+        "SESSION_SETTINGS",
+        "canonical_settings",
+        "deprecated",
+        "did_you_mean",
+        "session_settings",
+    ),
+    "tools": (
+        "DEFAULT_TOOL_TIMEOUT",
+        "Tool",
+        "ToolArgumentError",
+        "ToolResult",
+        "ToolRunner",
+        "encode_tool_error",
+        "function_tool",
+        "tool_output",
+        "tool_schemas",
+    ),
+    "transcript": ("transcript_entries",),
+    "usage": ("USAGE_KEYS", "add_usage"),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "DEFAULT_TOOL_TIMEOUT",
+    "DEPRECATED_SETTINGS",
+    "SESSION_SETTINGS",
+    "USAGE_KEYS",
+    "Callback",
     "Dispatcher",
+    "EventsAPI",
+    "PendingReply",
+    "Replies",
+    "Reply",
     "Tool",
     "ToolArgumentError",
+    "ToolCallRecord",
     "ToolResult",
     "ToolRunner",
     "add_usage",
+    "canonical_settings",
+    "checked_send",
+    "code_blocks",
+    "deprecated",
+    "did_you_mean",
     "encode_tool_error",
     "events_since",
     "function_tool",
+    "insert_code_block",
     "normalize",
+    "session_settings",
     "tool_output",
     "tool_schemas",
     "transcript_entries",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

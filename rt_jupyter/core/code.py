@@ -1,10 +1,26 @@
-"""Code blocks the assistant wrote, put into the notebook (both front doors' ``insert_code``)."""
+"""Code blocks the assistant wrote: found in its messages (both front doors' ``code_blocks``)
+and put into the notebook (their ``insert_code``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 
-__all__ = ["insert_code_block"]
+from ..protocol import Conversation, Item
+
+__all__ = ["code_blocks", "insert_code_block"]
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)```", re.S)
+
+
+def code_blocks(items: Conversation | Iterable[Item]) -> list[str]:
+    """Fenced code blocks in assistant messages, oldest first (without their fences and
+    language tag)."""
+    out: list[str] = []
+    for item in items:
+        if item.type == "message" and item.role == "assistant":
+            out.extend(m.group(2).rstrip("\n") for m in _FENCE.finditer(item.text))
+    return out
 
 
 def insert_code_block(blocks: Sequence[str], index: int = -1) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "SESSION_SETTINGS",
     "canonical_settings",
     "deprecated",
+    "did_you_mean",
     "session_settings",
 ]
 
