@@ -19,6 +19,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+#: The modules whose public names (their ``__all__``) are imported from here on first use.
+_MODULES = (
+    "code",
+    "dispatch",
+    "replies",
+    "reply",
+    "sending",
+    "settings",
+    "tools",
+    "transcript",
+    "usage",
+)
+
 if TYPE_CHECKING:
     from .code import code_blocks, insert_code_block
     from .dispatch import Callback, Dispatcher, EventsAPI, events_since, normalize
@@ -46,36 +59,6 @@ if TYPE_CHECKING:
     )
     from .transcript import transcript_entries
     from .usage import USAGE_KEYS, add_usage
-
-_MODULES: dict[str, tuple[str, ...]] = {
-    "code": ("code_blocks", "insert_code_block"),
-    "dispatch": ("Callback", "Dispatcher", "EventsAPI", "events_since", "normalize"),
-    "replies": ("PendingReply", "Replies"),
-    "reply": ("Reply", "ToolCallRecord"),
-    "sending": ("checked_send",),
-    "settings": (
-        "DEPRECATED_SETTINGS",
-        "SESSION_SETTINGS",
-        "canonical_settings",
-        "deprecated",
-        "did_you_mean",
-        "session_settings",
-    ),
-    "tools": (
-        "DEFAULT_TOOL_TIMEOUT",
-        "Tool",
-        "ToolArgumentError",
-        "ToolResult",
-        "ToolRunner",
-        "encode_tool_error",
-        "function_tool",
-        "tool_output",
-        "tool_schemas",
-    ),
-    "transcript": ("transcript_entries",),
-    "usage": ("USAGE_KEYS", "add_usage"),
-}
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "DEFAULT_TOOL_TIMEOUT",
@@ -112,12 +95,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module_name in _MODULES:
+            module = importlib.import_module(f".{module_name}", __name__)
+            if name in module.__all__:
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
