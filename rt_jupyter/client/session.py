@@ -9,6 +9,12 @@ Python tools, an event log, and recovery from drops, expiry and restarts.
         session.log.to_frame()
 
 With no API key configured, ``connect()`` starts an in-process local service and uses it.
+
+This module is the adapter: the WebSocket in and out, the reconnect loop, and the glue that
+feeds received events to the session layer (:mod:`rt_jupyter.core`: dispatch, tools, replies,
+usage, transcript) and sends what it asks for. When to reconnect is :mod:`.retry`'s decision,
+what to send after it :func:`~rt_jupyter.protocol.restore.restore_plan`'s and
+:meth:`~rt_jupyter.core.replies.Replies.lost`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
@@ -70,15 +75,13 @@ from .errors import (
     ConnectionLostError,
     ServerError,
 )
+from .retry import RECOVERABLE_CLOSE_CODES, reconnect_delay, recoverable
 from .transcription import Transcription, TranscriptionCollector, TranscriptSegment
 
-__all__ = ["RealtimeSession", "TranscriptSegment", "Transcription"]
+__all__ = ["RECOVERABLE_CLOSE_CODES", "RealtimeSession", "TranscriptSegment", "Transcription"]
 
 log = logging.getLogger("rt_jupyter.client")
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: Close codes after which the client reconnects (the server or network failed).
-RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014, 1015})
 
 
 class RealtimeSession(EventsAPI):
@@ -232,10 +235,7 @@ class RealtimeSession(EventsAPI):
             self._connected.clear()
             if self._closing or self._fatal is not None:
                 break
-            recoverable = (
-                self._renew or reason["code"] in RECOVERABLE_CLOSE_CODES or (reason["code"] is None)
-            )
-            if not (self.reconnect and recoverable):
+            if not (self.reconnect and recoverable(reason["code"], renew=self._renew)):
                 self._fail(ConnectionLostError(f"connection closed: {reason}"))
                 break
             old = self.conn
@@ -249,12 +249,7 @@ class RealtimeSession(EventsAPI):
                         )
                     )
                     return
-                delay = (
-                    0.0
-                    if (self._renew and attempt == 1)
-                    else min(self.backoff[1], self.backoff[0] * 2 ** (attempt - 1))
-                    * (0.5 + random.random())
-                )
+                delay = reconnect_delay(attempt, self.backoff, renew=self._renew)
                 self.log.note("rt.reconnect", attempt=attempt, delay_s=round(delay, 3), **reason)
                 await asyncio.sleep(delay)
                 try:
