@@ -13,6 +13,11 @@ Routes (under the server's ``base_url``):
   accept only the ephemeral keys minted above (no standard key, no anonymous caller), behind
   Jupyter's Host and Origin checks; ``rt-jupyter/local/health`` needs a Jupyter login.
 
+On JupyterHub, with ``$RT_JUPYTER_HUB_SERVICE_URL`` set (``c.RealtimeExtension.hub_service_url``),
+the server holds no key: ``rt-jupyter/session`` forwards the browser's body to the Hub's
+``rt-jupyter hub-service`` with the server's ``$JUPYTERHUB_API_TOKEN`` (so the service knows the Hub
+user) and returns its answer or its refusal (e.g. 429 with the quota's reason).
+
 Every mint (this endpoint and the widget's kernel fallback) goes through one
 :class:`~rt_jupyter.jupyter.mint.MintPolicy` (``allowed_models``, ``default_session`` under the
 browser's settings, ``policy`` over them), one rate limiter per identity and one audit line.
@@ -43,6 +48,7 @@ from ..config import KEY_ENV, resolve_settings
 from .mint import (
     AUDIT_LOGGER,
     EXTENSION_ENV,
+    HUB_SERVICE_ENV,
     BrowserToken,
     MintError,
     MintPolicy,
@@ -51,6 +57,7 @@ from .mint import (
     check_policy,
     mint_local,
     mint_remote,
+    mint_via_hub,
     scrub,
     short_error_text,
 )
@@ -151,6 +158,15 @@ class RealtimeExtension(LoggingConfigurable):
     preload_engines = Bool(
         False, config=True, help="Load the local engines at server start instead of first mint."
     )
+    hub_service_url = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="URL of the JupyterHub service that holds the key (rt-jupyter hub-service, e.g. "
+        "http://127.0.0.1:10101/services/rt-jupyter/): keys are minted there with this "
+        "server's $JUPYTERHUB_API_TOKEN, and no key is used or served here. Default: "
+        f"${HUB_SERVICE_ENV}; '' turns it off.",
+    )
     hide_key_from_kernels = Bool(
         False,
         config=True,
@@ -194,6 +210,12 @@ class RealtimeExtension(LoggingConfigurable):
         self.resolved_model = settings.model
         self.resolved_dialect = settings.dialect
         self.local = settings.local
+        hub = self.hub_service_url
+        self.hub_url = (os.environ.get(HUB_SERVICE_ENV, "") if hub is None else hub).strip()
+        self._hub_token = os.environ.get("JUPYTERHUB_API_TOKEN") or None
+        if self.hub_url:  # the Hub's service holds the key: none is used here
+            self._api_key = None
+            self.local = False
         self.counts: Counter[str] = Counter()
         self.limiter = RateLimiter(self.mint_rate_limit)
         self.local_state: Any = None
@@ -293,7 +315,10 @@ class RealtimeExtension(LoggingConfigurable):
         return self.mint_policy.model(requested)
 
     async def mint(self, body: Any, user: str) -> BrowserToken:
-        """Check the request and mint a key for ``user`` (local store or upstream)."""
+        """Check the request and mint a key for ``user`` (local store or upstream), or forward
+        it to the JupyterHub service, which checks it as the Hub user of this server."""
+        if self.hub_url:
+            return await self.mint_through_hub(body)
         model, session = self.mint_policy.check(body)
         self.check_rate(user)
         if self.local:
@@ -316,6 +341,29 @@ class RealtimeExtension(LoggingConfigurable):
                 ttl=self.ephemeral_ttl,
                 owner=f"jupyter:{user}",
             )
+        return await self.mint_upstream(model, session)
+
+    async def mint_through_hub(self, body: Any) -> BrowserToken:
+        """Forward the browser's request to the hub service with this server's Hub token."""
+        if not self._hub_token:
+            raise MintError(
+                503,
+                f"${HUB_SERVICE_ENV} is set but $JUPYTERHUB_API_TOKEN is not: this server was not "
+                "started by JupyterHub, so it cannot mint through the Hub's service.",
+                code="hub_token_missing",
+                hint=f"Unset {HUB_SERVICE_ENV} outside JupyterHub.",
+            )
+        if not isinstance(body, dict):
+            raise MintError(400, "The request body must be a JSON object.", code="invalid_json")
+        return await mint_via_hub(
+            service_url=self.hub_url,
+            hub_token=self._hub_token,
+            body=body,
+            timeout=self.upstream_timeout,
+        )
+
+    async def mint_upstream(self, model: str, session: dict[str, Any]) -> BrowserToken:
+        """Mint a checked ``session`` upstream with the standard key."""
         assert self._api_key is not None
         return await mint_remote(
             base_url=self.resolved_base_url,
@@ -341,11 +389,16 @@ class RealtimeExtension(LoggingConfigurable):
             user=user,
             model=model,
             dialect=self.resolved_dialect.value,
-            upstream="local" if self.local else "remote",
+            upstream=self.mode,
             outcome=outcome,
             status=status,
             via="server",
         )
+
+    @property
+    def mode(self) -> str:
+        """Where keys come from: ``"hub"`` (the Hub's service), ``"local"`` or ``"remote"``."""
+        return "hub" if self.hub_url else "local" if self.local else "remote"
 
     def status(self) -> dict[str, Any]:
         """The ``rt-jupyter/status`` body."""
@@ -354,7 +407,7 @@ class RealtimeExtension(LoggingConfigurable):
             k.split(".", 1)[1]: v for k, v in self.counts.items() if k.startswith("refused.")
         }
         out: dict[str, Any] = {
-            "mode": "local" if self.local else "remote",
+            "mode": self.mode,
             "dialect": self.resolved_dialect.value,
             "model": self.resolved_model,
             "key_configured": self.key_configured,
@@ -376,7 +429,7 @@ class RealtimeExtension(LoggingConfigurable):
                 "key_refusals": state.keys.refusals,
             }
         else:
-            out["upstream_host"] = urlsplit(self.resolved_base_url).hostname
+            out["upstream_host"] = urlsplit(self.hub_url or self.resolved_base_url).hostname
         return out
 
 
@@ -607,6 +660,8 @@ def load_extension(serverapp: Any) -> RealtimeExtension:
         where = "the local realtime service (no API key configured)"
         if ext.preload_engines:
             asyncio.get_event_loop().create_task(_preload(ext))
+    elif ext.hub_url:
+        where = f"the JupyterHub service at {ext.hub_url}"
     else:
         where = f"{ext.status().get('upstream_host')} ({ext.resolved_dialect.value})"
     serverapp.log.info("rt_jupyter: voice widget keys from %s at %srt-jupyter/", where, base_url)

@@ -9,6 +9,7 @@ log line (:func:`scrub` removes anything key-like from upstream messages).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -31,6 +32,7 @@ from ..protocol.session import deep_merge
 __all__ = [
     "AUDIT_LOGGER",
     "EXTENSION_ENV",
+    "HUB_SERVICE_ENV",
     "POLICY_FIELDS",
     "BrowserToken",
     "MintError",
@@ -42,6 +44,7 @@ __all__ = [
     "check_policy",
     "mint_local",
     "mint_remote",
+    "mint_via_hub",
     "scrub",
     "sdp_url",
 ]
@@ -76,6 +79,11 @@ MintError = KeyMintError
 #: Set in the Jupyter server's environment while the rt_jupyter extension is loaded; kernels the
 #: server starts inherit it, and their kernel mint then refuses to mint with the server's key.
 EXTENSION_ENV = "RT_JUPYTER_SERVER_EXTENSION"
+
+#: Set by a JupyterHub admin (``c.Spawner.environment``) in users' servers: the URL of the
+#: ``rt-jupyter hub-service`` that holds the key; the server mints through it with its
+#: ``$JUPYTERHUB_API_TOKEN`` (:func:`mint_via_hub`).
+HUB_SERVICE_ENV = "RT_JUPYTER_HUB_SERVICE_URL"
 
 #: One line per mint attempt (user, model, dialect, outcome; never a key).
 AUDIT_LOGGER = "rt_jupyter.audit"
@@ -495,3 +503,80 @@ async def mint_remote(
         sdp_url=sdp_url(base, chosen, got_model),
         upstream="remote",
     )
+
+
+async def mint_via_hub(
+    *, service_url: str, hub_token: str, body: Mapping[str, Any], timeout: float = 20.0
+) -> BrowserToken:
+    """Mint through the JupyterHub service at ``service_url`` (``rt-jupyter hub-service``) as the
+    Hub user who owns ``hub_token`` (the server's ``$JUPYTERHUB_API_TOKEN``): ``POST
+    {service_url}api/session`` with the browser's body. The service's refusals come back as
+    :class:`MintError` with its status (400, 401, 403, 429, 502, 503), message and hint."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+    url = service_url.rstrip("/") + "/api/session"
+    host = _host(service_url)
+    request = HTTPRequest(
+        url,
+        method="POST",
+        headers={"Authorization": f"token {hub_token}", "Content-Type": "application/json"},
+        body=json.dumps(dict(body)),
+        connect_timeout=min(timeout, 10.0),
+        request_timeout=timeout,
+        follow_redirects=False,
+    )
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        response = await client.fetch(request, raise_error=False)
+    except (OSError, TimeoutError) as exc:
+        detail = short_error_text(f"{type(exc).__name__}: {exc}", hub_token)
+        raise MintError(
+            502,
+            f"Could not reach the JupyterHub rt-jupyter service at {host} ({detail}).",
+            code="hub_service_unreachable",
+            hint=f"An administrator checks ${HUB_SERVICE_ENV} and that the service runs.",
+        ) from None
+    finally:
+        client.close()
+    if response.code == 599:
+        reason = short_error_text(str(response.error or "no response"), hub_token)
+        raise MintError(
+            502,
+            f"Could not reach the JupyterHub rt-jupyter service at {host} ({reason}).",
+            code="hub_service_unreachable",
+            hint=f"An administrator checks ${HUB_SERVICE_ENV} and that the service runs.",
+        )
+    raw = response.body or b""
+    if response.code != 200:
+        error = error_from_http(response.code, raw, secrets=[hub_token])
+        hint: str | None = None
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            given = json.loads(raw)["error"].get("hint")
+            if isinstance(given, str) and given:
+                hint = bounded(given, [hub_token], TRANSPORT_ERROR_CHARS)
+        status = response.code if response.code in (400, 401, 403, 429, 503) else 502
+        message = error["message"] or f"HTTP {response.code}"
+        raise MintError(
+            status,
+            f"The JupyterHub rt-jupyter service refused the session key: {message}",
+            code=str(error.get("code") or "hub_service_error")[:60],
+            hint=hint,
+        )
+    try:
+        data = json.loads(raw)
+        token = BrowserToken(
+            value=str(data["value"]),
+            expires_at=int(data["expires_at"]),
+            model=str(data["model"]),
+            dialect=Dialect.parse(str(data["dialect"])).value,
+            sdp_url=str(data["sdp_url"]),
+            upstream="local" if data.get("upstream") == "local" else "remote",
+        )
+    except (ValueError, KeyError, TypeError):
+        raise MintError(
+            502,
+            f"The JupyterHub rt-jupyter service at {host} answered with something that is not a "
+            "session key.",
+            code="hub_service_bad_response",
+        ) from None
+    return token
