@@ -127,6 +127,46 @@ class Lab:
                 self.process.wait(5)
 
 
+#: JupyterLab options of the tests: the app on ``window.jupyterapp``, no news, no update checks.
+LAB_ARGS = (
+    "--LabApp.expose_app_in_browser=True",
+    "--LabApp.news_url=",
+    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+)
+
+
+def lab_environment(
+    base: Path, extension_config: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Fresh Jupyter directories under ``base`` as environment variables (runtime, config with
+    ``c.RealtimeExtension`` from ``extension_config``, data, JupyterLab settings that save widget
+    state with notebooks and fetch no news, workspaces) and the venv first on ``PATH``."""
+    dirs = {name: base / name for name in ("runtime", "config", "settings", "workspaces", "data")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {}
+    if extension_config:
+        config["RealtimeExtension"] = dict(extension_config)
+    (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps(config), encoding="utf-8")
+    manager = dirs["settings"] / "@jupyter-widgets" / "jupyterlab-manager"
+    manager.mkdir(parents=True, exist_ok=True)
+    (manager / "plugin.jupyterlab-settings").write_text('{"saveState": true}', encoding="utf-8")
+    apputils = dirs["settings"] / "@jupyterlab" / "apputils-extension"
+    apputils.mkdir(parents=True, exist_ok=True)
+    (apputils / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}', encoding="utf-8"
+    )
+    return {
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
+        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
+        "PYTHONUNBUFFERED": "1",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
 def start_lab(
     base: Path,
     *,
@@ -143,40 +183,13 @@ def start_lab(
     """
     root = base / "root"
     runtime = base / "runtime"
-    config_dir = base / "config"
-    settings = base / "settings"
-    workspaces = base / "workspaces"
-    data = base / "data"
-    for d in (root, runtime, config_dir, settings, workspaces, data):
-        d.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     for name, nb in (notebooks or {}).items():
         (root / name).write_text(json.dumps(nb), encoding="utf-8")
-    config: dict[str, Any] = {}
-    if extension_config:
-        config["RealtimeExtension"] = dict(extension_config)
-    (config_dir / "jupyter_server_config.json").write_text(json.dumps(config), encoding="utf-8")
-    manager = settings / "@jupyter-widgets" / "jupyterlab-manager"
-    manager.mkdir(parents=True, exist_ok=True)
-    (manager / "plugin.jupyterlab-settings").write_text('{"saveState": true}', encoding="utf-8")
-    apputils = settings / "@jupyterlab" / "apputils-extension"
-    apputils.mkdir(parents=True, exist_ok=True)
-    (apputils / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}', encoding="utf-8"
-    )
     port = free_port()
     token = secrets.token_hex(24)
     environ = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-    environ.update(
-        {
-            "JUPYTER_RUNTIME_DIR": str(runtime),
-            "JUPYTER_CONFIG_DIR": str(config_dir),
-            "JUPYTER_DATA_DIR": str(data),
-            "JUPYTERLAB_SETTINGS_DIR": str(settings),
-            "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
-            "PYTHONUNBUFFERED": "1",
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-    )
+    environ.update(lab_environment(base, extension_config))
     environ.update(env or {})
     log_path = base / "lab.log"
     command = [
@@ -189,9 +202,7 @@ def start_lab(
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *LAB_ARGS,
         "--ServerApp.disable_check_xsrf=False",
     ]
     log_file = open(log_path, "wb")  # noqa: SIM115 - closed when the process ends
@@ -350,9 +361,14 @@ def open_notebook(context: Any, lab: Lab, name: str, frames: FrameLog | None = N
     if frames is not None:
         frames.attach(page)
     page.goto(lab.page_url(name), wait_until="domcontentloaded")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    wait_for_notebook(page)
     return page
+
+
+def wait_for_notebook(page: Any, timeout_ms: int = 60_000) -> None:
+    """Wait until JupyterLab is up in ``page`` and shows a notebook's cells."""
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout_ms)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
 
 
 def lab_command(page: Any, command: str, args: Mapping[str, Any] | None = None) -> Any:
