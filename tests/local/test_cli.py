@@ -67,3 +67,46 @@ def test_serve_accepts_the_given_key_a_generated_one_or_any_only_when_asked() ->
     generated, shown = _accepted_keys(argparse.Namespace(key=None, accept_any_key=False))
     assert generated is not None and len(generated) == 1 and generated[0] in shown
     assert generated != _accepted_keys(argparse.Namespace(key=None, accept_any_key=False))[0]
+
+
+def test_serve_engine_flags_choose_the_recogniser_and_voice() -> None:
+    """``--asr pocketsphinx --asr-workers 2``: the engines line says so; a bad choice is refused
+    by the parser; a model for pocketsphinx is refused with a clear error."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "rt_jupyter", "serve", "--port", "0", "--key", "sk-cli"),
+            *("--asr", "pocketsphinx", "--asr-workers", "2", "--voice-engine", "espeak"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "Ctrl-C" in line or not line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out = "".join(lines) + proc.communicate(timeout=30)[0]
+    assert "engines    recognition pocketsphinx (2 workers), voice EspeakVoice" in out, out
+    bad = subprocess.run(
+        [sys.executable, "-m", "rt_jupyter", "serve", "--asr", "vosk"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "invalid choice: 'vosk'" in bad.stderr
+    wrong = subprocess.run(
+        [
+            *(sys.executable, "-m", "rt_jupyter", "serve", "--port", "0"),
+            *("--asr", "pocketsphinx", "--asr-model", "base.en"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode != 0
+    assert "a model is a Whisper setting" in wrong.stdout + wrong.stderr

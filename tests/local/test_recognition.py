@@ -26,6 +26,7 @@ from rt_jupyter.local.engines.whisper import (
     bundled_model_path,
 )
 from rt_jupyter.local.service import LocalRealtimeService
+from rt_jupyter.local.session import Engines
 from tests.local.conftest import ws_connect
 from tests.local.test_service_sdk import WEATHER_TOOL, _client, _collect, _connect
 from tests.speech import QUESTION, speech_samples, word_accuracy
@@ -294,3 +295,22 @@ async def test_two_sessions_transcribe_at_once(service: LocalRealtimeService) ->
             await client.ws.close()
     for event, text in zip(done, texts, strict=True):
         assert word_accuracy(text, event["transcript"]) >= 0.5, event["transcript"]
+
+
+async def test_settings_choose_pocketsphinx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LocalRealtimeService(asr=...)`` and ``RT_JUPYTER_ASR`` select the recogniser."""
+    monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "1")
+    async with LocalRealtimeService(asr="pocketsphinx") as svc:
+        assert svc.engines_summary == "recognition pocketsphinx (1 worker), voice EspeakVoice"
+        svc.state.engines.transcriber.close()
+    monkeypatch.setenv("RT_JUPYTER_ASR", "pocketsphinx")
+    engines = Engines.default()
+    try:
+        assert engines.transcriber.engine == "pocketsphinx" and engines.transcriber.workers == 1
+        text = engines.transcriber.transcribe(speech_samples(QUESTION, RATE), RATE).text
+        assert word_accuracy(QUESTION, text) >= 0.5, text
+    finally:
+        engines.transcriber.close()
+    monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "many")
+    with pytest.raises(ValueError, match="RT_JUPYTER_ASR_WORKERS must be a whole number"):
+        Engines.default()
