@@ -366,7 +366,7 @@ class RealtimeSession(EventsAPI):
         elif kind == "response.done":
             self._on_response_done(event, t)
         elif kind == "response.function_call_arguments.done":
-            self._on_arguments_done(event)
+            self._tool_runner.arguments_done(event, self.conn.conversation)
         elif kind.startswith("response.") and "response_id" in event.data:
             self._replies.delta(event, t, self.conn.conversation.output_format)
         elif kind == "input_audio_buffer.speech_started":
@@ -456,18 +456,6 @@ class RealtimeSession(EventsAPI):
         if fn is not None:
             return register(fn)
         return register
-
-    def _on_arguments_done(self, event: Event) -> None:
-        name = event.get("name")
-        if not name:
-            item = self.conn.conversation.get(str(event.get("item_id", "")))
-            name = item.name if item is not None else ""
-        self._tool_runner.call_done(
-            str(event.get("call_id") or ""),
-            str(name or ""),
-            str(event.get("arguments") or ""),
-            str(event.get("response_id") or ""),
-        )
 
     def _tool_result(self, result: ToolResult) -> None:
         if result.error is not None:

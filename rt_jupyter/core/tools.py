@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Union, get_args, get_origin
 
 from ..errors import ToolError
+from ..protocol import Conversation
 
 __all__ = [
     "DEFAULT_TOOL_TIMEOUT",
@@ -626,6 +627,20 @@ class ToolRunner:
         batch.pending += 1
         self._start(self.registry[name], call_id, name, arguments, response_id or "")
         return True
+
+    def arguments_done(self, event: Mapping[str, Any], conversation: Conversation) -> bool:
+        """:meth:`call_done` for a ``response.function_call_arguments.done`` event; the tool's
+        name comes from the call's item in ``conversation`` when the event has none."""
+        name = event.get("name")
+        if not name:
+            item = conversation.get(str(event.get("item_id") or ""))
+            name = item.name if item is not None else ""
+        return self.call_done(
+            str(event.get("call_id") or ""),
+            str(name or ""),
+            str(event.get("arguments") or ""),
+            str(event.get("response_id") or ""),
+        )
 
     def response_done(
         self, response_id: str, status: str | None, calls: Iterable[tuple[str, str, str]] = ()

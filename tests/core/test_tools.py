@@ -22,6 +22,7 @@ from rt_jupyter.core.tools import (
     tool_schemas,
 )
 from rt_jupyter.errors import ToolError
+from rt_jupyter.protocol import Conversation
 
 RELEASE = threading.Event()
 
@@ -197,3 +198,26 @@ def test_timeout_setting_is_checked() -> None:
         runner.timeout = 0
     with pytest.raises(ValueError, match="tool_timeout"):
         runner.timeout = "30"  # type: ignore[assignment]
+
+
+async def test_arguments_done_events_start_calls_with_the_name_from_the_conversation() -> None:
+    recorder = Recorder()
+    runner = _runner(recorder)
+    conversation = Conversation()
+    item = {"id": "item_c2", "type": "function_call", "call_id": "c2", "name": "clock"}
+    conversation.apply({"type": "conversation.item.added", "item": {**item, "arguments": ""}})
+    assert conversation.get("item_c2") is not None
+    named = {"call_id": "c1", "name": "weather", "arguments": '{"city": "Oslo"}'}
+    assert runner.arguments_done({**named, "response_id": "r1"}, conversation)
+    unnamed = {"call_id": "c2", "item_id": "item_c2", "arguments": '{"city": "Rome"}'}
+    assert runner.arguments_done({**unnamed, "response_id": "r1"}, conversation)
+    unknown = {"call_id": "c3", "item_id": "item_x", "arguments": "{}", "response_id": "r1"}
+    assert not runner.arguments_done(unknown, conversation)  # no name: not a tool of ours
+    assert runner.response_done("r1", "completed")
+    assert recorder.done is not None
+    await asyncio.wait_for(recorder.done.wait(), 30)
+    ((_, results, follow_up),) = recorder.ready
+    assert [(r.call_id, r.name) for r in results] == [("c1", "weather"), ("c2", "clock")]
+    assert results[1].output == "noon in Rome"
+    assert not follow_up  # the unnamed call is someone else's to answer
+    runner.close()
