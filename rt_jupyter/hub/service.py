@@ -310,6 +310,21 @@ class SessionHandler(_Handler):
 
 
 class _AdminHandler(_Handler):
+    audit_rows = 200
+
+    async def get(self) -> None:
+        """Today's usage and the newest audit rows, for Hub admins only."""
+        if not self.admin_or_refuse():
+            return
+        store = self.minter.store
+        usage = await asyncio.to_thread(store.usage)
+        audit = await asyncio.to_thread(store.audit, self.audit_rows)
+        self.set_header("Cache-Control", "no-store")
+        self.answer(usage, audit)
+
+    def answer(self, usage: list[Usage], audit: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
     def admin_or_refuse(self) -> bool:
         """True for a Hub admin; otherwise answers (login redirect for a browser, or 403)."""
         user = self.current_user
@@ -327,26 +342,16 @@ class _AdminHandler(_Handler):
 class UsageHandler(_AdminHandler):
     """``GET api/usage``: today's usage per user and the newest audit rows (JSON, admins)."""
 
-    async def get(self) -> None:
-        if not self.admin_or_refuse():
-            return
-        store = self.minter.store
-        usage = await asyncio.to_thread(store.usage)
-        audit = await asyncio.to_thread(store.audit, 200)
-        self.set_header("Cache-Control", "no-store")
+    def answer(self, usage: list[Usage], audit: list[dict[str, Any]]) -> None:
         self.finish({"usage": [u.__dict__ for u in usage], "audit": audit})
 
 
 class AdminPage(_AdminHandler):
     """``GET admin``: an HTML page of today's usage per user and the newest audit rows."""
 
-    async def get(self) -> None:
-        if not self.admin_or_refuse():
-            return
-        store = self.minter.store
-        usage = await asyncio.to_thread(store.usage)
-        audit = await asyncio.to_thread(store.audit, 100)
-        self.set_header("Cache-Control", "no-store")
+    audit_rows = 100
+
+    def answer(self, usage: list[Usage], audit: list[dict[str, Any]]) -> None:
         self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
         self.finish(admin_html(self.minter, usage, audit))
 

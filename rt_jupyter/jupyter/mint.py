@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -372,6 +372,26 @@ def short_error_text(text: str, api_key: str | None) -> str:
     return bounded(text, [api_key], TRANSPORT_ERROR_CHARS)
 
 
+async def _fetch(request: Any, secret: str, unreachable: Callable[[str], MintError]) -> Any:
+    """The response to ``request`` (tornado's client, any status); a transport failure raises
+    ``unreachable(reason)``, the reason scrubbed of ``secret`` and cut."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        response = await client.fetch(request, raise_error=False)
+    except HTTPClientError as exc:  # pragma: no cover - raise_error=False returns most errors
+        raise unreachable(short_error_text(str(exc), secret)) from None
+    except (OSError, TimeoutError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise unreachable(short_error_text(str(reason), secret)) from None
+    finally:
+        client.close()
+    if response.code == 599:
+        raise unreachable(short_error_text(str(response.error or "no response"), secret))
+    return response
+
+
 def _upstream_error(
     status: int, body: bytes, *, host: str, api_key: str, key_hint: str
 ) -> MintError:
@@ -421,7 +441,7 @@ async def mint_remote(
     Raises :class:`MintError`: 401 (key refused, with ``key_hint``), 429, 400 (session refused),
     502 (unreachable or failing upstream). Messages never contain the key.
     """
-    from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+    from tornado.httpclient import HTTPRequest
 
     chosen = Dialect.parse(dialect)
     base = base_url.rstrip("/")
@@ -446,35 +466,16 @@ async def mint_remote(
         connect_timeout=min(timeout, 10.0),
         request_timeout=timeout,
     )
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        response = await client.fetch(request, raise_error=False)
-    except HTTPClientError as exc:  # pragma: no cover - raise_error=False returns most errors
-        detail = short_error_text(str(exc), api_key)
-        raise MintError(
-            502,
-            f"Could not reach the realtime service at {host}: {detail}",
-            code="upstream_unreachable",
-        ) from None
-    except (OSError, TimeoutError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        detail = short_error_text(str(reason), api_key)
-        raise MintError(
-            502,
-            f"Could not reach the realtime service at {host} ({detail}). "
-            "Check the base URL and the network.",
-            code="upstream_unreachable",
-        ) from None
-    finally:
-        client.close()
-    if response.code == 599:
-        reason = short_error_text(str(response.error or "no response"), api_key)
-        raise MintError(
+    response = await _fetch(
+        request,
+        api_key,
+        lambda reason: MintError(
             502,
             f"Could not reach the realtime service at {host} ({reason}). Check the base URL and "
             "the network.",
             code="upstream_unreachable",
-        )
+        ),
+    )
     if response.code >= 300:
         raise _upstream_error(
             response.code, response.body or b"", host=host, api_key=api_key, key_hint=key_hint
@@ -512,7 +513,7 @@ async def mint_via_hub(
     Hub user who owns ``hub_token`` (the server's ``$JUPYTERHUB_API_TOKEN``): ``POST
     {service_url}api/session`` with the browser's body. The service's refusals come back as
     :class:`MintError` with its status (400, 401, 403, 429, 502, 503), message and hint."""
-    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+    from tornado.httpclient import HTTPRequest
 
     url = service_url.rstrip("/") + "/api/session"
     host = _host(service_url)
@@ -525,27 +526,16 @@ async def mint_via_hub(
         request_timeout=timeout,
         follow_redirects=False,
     )
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        response = await client.fetch(request, raise_error=False)
-    except (OSError, TimeoutError) as exc:
-        detail = short_error_text(f"{type(exc).__name__}: {exc}", hub_token)
-        raise MintError(
-            502,
-            f"Could not reach the JupyterHub rt-jupyter service at {host} ({detail}).",
-            code="hub_service_unreachable",
-            hint=f"An administrator checks ${HUB_SERVICE_ENV} and that the service runs.",
-        ) from None
-    finally:
-        client.close()
-    if response.code == 599:
-        reason = short_error_text(str(response.error or "no response"), hub_token)
-        raise MintError(
+    response = await _fetch(
+        request,
+        hub_token,
+        lambda reason: MintError(
             502,
             f"Could not reach the JupyterHub rt-jupyter service at {host} ({reason}).",
             code="hub_service_unreachable",
             hint=f"An administrator checks ${HUB_SERVICE_ENV} and that the service runs.",
-        )
+        ),
+    )
     raw = response.body or b""
     if response.code != 200:
         error = error_from_http(response.code, raw, secrets=[hub_token])

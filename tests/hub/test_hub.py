@@ -125,6 +125,9 @@ def test_second_user_over_quota_sees_the_reason_and_so_does_the_second_service(
     status, body, headers = hub.mint(bob, service=SERVICE_2)
     assert status == 429 and body["error"]["code"] == "quota_exceeded", body
     assert int(headers["Retry-After"]) >= 1
+    # a fresh token (a new login) does not reset the quota: it belongs to the Hub user
+    fresh = hub.token_for("bob", [f"access:services!service={SERVICE}"])
+    assert hub.mint(fresh)[0] == 429
 
 
 def test_two_service_processes_count_one_quota_exactly(hub: Hub) -> None:
@@ -139,7 +142,7 @@ def test_two_service_processes_count_one_quota_exactly(hub: Hub) -> None:
 
 
 def test_tokens_the_service_refuses(hub: Hub) -> None:
-    # no token, a forged one, and a cookie-less browser-style request
+    # no token, a forged one
     assert hub.mint(None)[0] == 401
     status, body, _ = hub.mint("0" * 32)
     assert status == 403 and body["error"]["code"] == "bad_token"
@@ -204,3 +207,8 @@ def test_audit_names_both_users_and_the_admin_page_is_for_admins(hub: Hub, conte
     page.wait_for_selector("#usage", timeout=120_000)
     table = page.inner_text("#usage")
     assert "alice" in table and "bob" in table
+    # the browser now holds the service's login cookie: it never stands in for a token, so no
+    # page can mint with it
+    url = f"{hub.url}services/{SERVICE}/api/session"
+    assert page.request.post(url, data="{}").status == 401
+    assert page.request.get(f"{hub.url}services/{SERVICE}/api/usage").status == 200
