@@ -48,6 +48,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where to listen (default $JUPYTERHUB_SERVICE_URL, set by JupyterHub)",
     )
+    parser.add_argument(
+        "--ip",
+        default=None,
+        help="interface to bind (default: the host of the URL; on Kubernetes, where the URL "
+        "names the hub's Service, 0.0.0.0)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -86,7 +92,8 @@ async def _serve(args: argparse.Namespace) -> int:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or f"/services/{name}/"
     minter = Minter(_config(args.config), name=name, db_url=args.db_url)
     app = make_app(minter, prefix)
-    server = app.listen(parts.port or 80, address=parts.hostname or "127.0.0.1", xheaders=True)
+    address = args.ip or parts.hostname or "127.0.0.1"
+    server = app.listen(parts.port or 80, address=address)
     logging.getLogger("rt_jupyter.hub").info(
         "rt-jupyter hub-service %s: %s%s, database %s, upstream %s",
         name,

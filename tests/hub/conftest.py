@@ -233,7 +233,13 @@ def _hub_config(
                 {"name": "user", "scopes": ["self", *access]},
                 {
                     "name": "test-admin",
-                    "scopes": ["admin:users", "tokens", "admin:servers", "access:servers"],
+                    "scopes": [
+                        "admin:users",
+                        "tokens",
+                        "admin:servers",
+                        "access:servers",
+                        "access:services",
+                    ],
                     "services": ["test-admin"],
                 },
             ],
