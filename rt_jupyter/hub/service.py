@@ -32,11 +32,11 @@ from jupyterhub.services.auth import (  # type: ignore[import-untyped]
     UserNotAllowed,
 )
 from tornado import web
-from traitlets import Dict, Float, Unicode, default, validate
+from traitlets import Dict, Float, Int, Unicode, default, validate
 from traitlets.config import Config, LoggingConfigurable
 
 from ..jupyter.extension import RealtimeExtension
-from ..jupyter.mint import MintError, audit_line, scrub
+from ..jupyter.mint import MintError, RateLimiter, audit_line, scrub
 from .store import Limits, QuotaExceeded, QuotaStore, Usage
 
 __all__ = ["HubService", "make_app"]
@@ -77,6 +77,15 @@ class HubService(LoggingConfigurable):
     users = _limits_trait("Per-user quotas, {name: {...}}: replace user_limits and group_limits.")
     group_totals = _limits_trait(
         "Quotas shared by all members of a group together, {group: {...}}: checked as well."
+    )
+
+    attempts_per_minute = Int(
+        120,
+        min=1,
+        config=True,
+        help="Requests (minted or refused) one Hub user may make a minute, per service "
+        "process, before they are refused without a database row (keeps the audit table "
+        "bounded); set it above every mints_per_minute.",
     )
 
     @default("user_limits")
@@ -130,6 +139,22 @@ class Minter:
         )
         self.name = name
         self.hub_auth = HubOAuth.instance(cache_max_age=60)
+        self.flood = RateLimiter(self.quotas.attempts_per_minute)
+
+    def admit(self, who: str) -> None:
+        """Count an attempt by a known Hub user or service: past ``attempts_per_minute`` it is
+        refused (429) before the database, with a log line only, so no one grows the audit
+        table without bound."""
+        try:
+            self.flood.check(who)
+        except MintError as exc:
+            self.audit(who, "-", "too_many_attempts", 429)
+            raise MintError(
+                429,
+                exc.message.replace("session keys requested", "requests"),
+                code="rate_limited",
+                hint="An administrator sets c.HubService.attempts_per_minute.",
+            ) from None
 
     def audit(self, user: str, model: str, outcome: str, status: int) -> None:
         """One audit line in the service's log (the database row is written by the store)."""
@@ -225,43 +250,54 @@ class SessionHandler(_Handler):
 
     async def post(self) -> None:
         minter = self.minter
-        if not self.request.headers.get("Authorization", "").strip():
+        by_token = bool(getattr(self, "_token_authenticated", False))  # never a cookie login
+        known = (self.current_user or self.refused_model) if by_token else None
+        if known is None:  # audited in the log only: no database row for strangers
+            has_header = bool(self.request.headers.get("Authorization", "").strip())
             await self._refuse(
                 "-",
                 MintError(
+                    403,
+                    "JupyterHub did not accept this token.",
+                    code="bad_token",
+                    hint="Send the API token of a Hub user with the scope "
+                    f"access:services!service={minter.name}.",
+                )
+                if has_header
+                else MintError(
                     401,
                     "Send a JupyterHub API token: 'Authorization: token $JUPYTERHUB_API_TOKEN' "
                     "(a user's server does this for its browser).",
                     code="unauthenticated",
                 ),
+                record=False,
             )
             return
-        by_token = bool(getattr(self, "_token_authenticated", False))  # never a cookie login
-        user_model = self.current_user if by_token else None
+        kind = str(known.get("kind", "user"))
+        who = str(known.get("name", "-"))
+        who = who if kind == "user" else f"{kind}:{who}"
+        try:
+            minter.admit(who)
+        except MintError as exc:
+            self.answer_error(exc)
+            return
+        user_model = self.current_user
         if user_model is None:
-            known = self.refused_model if by_token else None
-            who = str(known.get("name", "-")) if known else "-"
-            message = (
-                f"The Hub token of {who!r} may not use this service: it needs the scope "
-                f"access:services!service={minter.name}."
-                if known
-                else "JupyterHub did not accept this token."
-            )
             await self._refuse(
                 who,
                 MintError(
                     403,
-                    message,
-                    code="not_allowed" if known else "bad_token",
+                    f"The Hub token of {who!r} may not use this service: it needs the scope "
+                    f"access:services!service={minter.name}.",
+                    code="not_allowed",
                     hint="An administrator grants access:services!service="
                     f"{minter.name} to users and c.Spawner.server_token_scopes.",
                 ),
             )
             return
-        if user_model.get("kind", "user") != "user":
+        if kind != "user":
             await self._refuse(
-                f"service:{user_model.get('name')}",
-                MintError(403, "Only Hub users get session keys.", code="not_a_user"),
+                who, MintError(403, "Only Hub users get session keys.", code="not_a_user")
             )
             return
         user = str(user_model["name"])
@@ -294,17 +330,21 @@ class SessionHandler(_Handler):
         self.set_header("Cache-Control", "no-store")
         self.finish(token)
 
-    async def _refuse(self, user: str, exc: MintError, groups: list[str] | None = None) -> None:
+    async def _refuse(
+        self, user: str, exc: MintError, groups: list[str] | None = None, *, record: bool = True
+    ) -> None:
+        """Answer a refusal; audit it in the log, and in the database when ``record``."""
         minter = self.minter
-        await asyncio.to_thread(
-            minter.store.record,
-            user,
-            groups or [],
-            model="-",
-            outcome=exc.code,
-            status=exc.status,
-            via=minter.name,
-        )
+        if record:
+            await asyncio.to_thread(
+                minter.store.record,
+                user,
+                groups or [],
+                model="-",
+                outcome=exc.code,
+                status=exc.status,
+                via=minter.name,
+            )
         minter.audit(user, "-", exc.code, exc.status)
         self.answer_error(exc)
 

@@ -49,6 +49,7 @@ VOICE_CELL = (
     "chat"
 )
 MINUTES_PER_KEY = 30
+ATTEMPTS_PER_MINUTE = 40  # per user and service process, before refusals stop being recorded
 #: alice: the default quota; bob (group "students"): one key a day; carol: four keys a day
 QUOTAS = {
     "user_limits": {"mints_per_minute": 30, "session_minutes_per_day": 600},
@@ -251,7 +252,7 @@ def _hub_config(
         },
         "DummyAuthenticator": {"password": secrets_["password"]},
         "Authenticator": {
-            "allowed_users": ["alice", "bob", "carol", "root-admin"],
+            "allowed_users": ["alice", "bob", "carol", "dave", "root-admin"],
             "admin_users": ["root-admin"],
         },
         "Spawner": {
@@ -298,6 +299,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Iterato
             f"c.HubService.{name} = json.loads({json.dumps(json.dumps(value))})\n"
             for name, value in QUOTAS.items()
         )
+        + f"c.HubService.attempts_per_minute = {ATTEMPTS_PER_MINUTE}\n"
         + "c.RealtimeExtension.allowed_models = ['gpt-realtime']\n",
         encoding="utf-8",
     )

@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.harness import FrameLog, connect, lab_command, run_all_cells, wait_for_notebook
 
-from .conftest import SERVICE, SERVICE_2, Hub, Upstream, _http
+from .conftest import ATTEMPTS_PER_MINUTE, SERVICE, SERVICE_2, Hub, Upstream, _http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -176,14 +176,32 @@ def test_a_user_server_token_mints_only_as_its_user(hub: Hub) -> None:
     assert hub.mint(server_token, service=SERVICE_2)[0] == 403
 
 
-def _rows(hub: Hub, user: str, outcome: str = "minted") -> int:
+def _rows(hub: Hub, user: str, outcome: str | None = "minted") -> int:
+    """Rows of ``user`` in the service's database (with ``outcome``, or all)."""
     import sqlite3
 
+    query = 'SELECT count(*) FROM rtj_mints WHERE "user" = ?'
+    args: tuple[str, ...] = (user,)
+    if outcome is not None:
+        query, args = query + " AND outcome = ?", (user, outcome)
     with sqlite3.connect(hub.db_path) as db:
-        (count,) = db.execute(
-            'SELECT count(*) FROM rtj_mints WHERE "user" = ? AND outcome = ?', (user, outcome)
-        ).fetchone()
+        (count,) = db.execute(query, args).fetchone()
     return int(count)
+
+
+def test_floods_do_not_grow_the_database(hub: Hub) -> None:
+    """Refusals are audited rows, but neither a stranger nor a user can add rows without end."""
+    for _ in range(30):
+        assert hub.mint("f" * 40)[0] == 403
+        assert hub.mint(None)[0] == 401
+    assert _rows(hub, "-", None) == 0  # strangers: audit lines in the log only
+    dave = hub.token_for("dave", [f"access:services!service={SERVICE}"])
+    answers = [hub.mint(dave, {"model": "not allowed!"}) for _ in range(ATTEMPTS_PER_MINUTE + 20)]
+    assert {status for status, _, _ in answers} == {400, 429}
+    last = answers[-1][1]["error"]
+    assert last["code"] == "rate_limited" and "Too many requests" in last["message"], last
+    assert _rows(hub, "dave", None) == ATTEMPTS_PER_MINUTE
+    assert "mint user=dave model=- " in hub.log() and "outcome=too_many_attempts" in hub.log()
 
 
 def test_audit_names_both_users_and_the_admin_page_is_for_admins(hub: Hub, context: Any) -> None:
