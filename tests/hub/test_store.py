@@ -1,17 +1,24 @@
-"""The quota store on a real SQLite file: limits checked, failures not counted, and exact counts
-when several OS processes reserve at once."""
+"""The quota store on a real SQLite file (and a real PostgreSQL server when one is installed):
+limits checked, failures not counted, and exact counts when several OS processes reserve at
+once."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import multiprocessing.synchronize
-from collections.abc import Mapping
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from rt_jupyter.hub.store import Limits, QuotaExceeded, QuotaStore
+from tests.e2e.harness import free_port
 
 NOW = 1_800_000_000.0  # a fixed clock: 2027-01-15 08:00 UTC
 
@@ -84,8 +91,41 @@ def _hammer(url: str, user: str, n: int, start: multiprocessing.synchronize.Even
     store.close()
 
 
-def test_processes_sharing_the_database_never_exceed_the_quota(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server of its own (initdb in a temporary folder, a free loopback port), run
+    as ``nobody`` since PostgreSQL refuses root; skipped without PostgreSQL or psycopg."""
+    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
+    pytest.importorskip("psycopg")
+    base = Path(tempfile.mkdtemp(prefix="rtj-pg-"))
+    base.chmod(0o755)
+    as_nobody: list[str] = []
+    if os.geteuid() == 0:
+        os.chown(base, 65534, 65534)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    data, port = base / "data", free_port()
+    env = {**os.environ, "LC_ALL": "C"}
+    run = functools.partial(subprocess.run, check=True, capture_output=True, env=env, timeout=120)
+    run([*as_nobody, "initdb", "-D", str(data), "-A", "trust", "-U", "rtj", "-E", "UTF8"])
+    pg_options = f"-p {port} -h 127.0.0.1 -k {base}"
+    log = str(base / "log")
+    run([*as_nobody, "pg_ctl", "-D", str(data), "-o", pg_options, "-l", log, "-w", "start"])
+    try:
+        yield f"postgresql+psycopg://rtj@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_nobody, "pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_processes_sharing_the_database_never_exceed_the_quota(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres")
     QuotaStore(url).close()  # tables made once
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
