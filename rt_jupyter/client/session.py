@@ -68,6 +68,7 @@ from ..protocol import (
 from ..protocol.dialects import without_beta_only
 from ..protocol.errors import error_from_http
 from ..protocol.restore import restore_plan
+from ..protocol.session import deep_merge
 from .audio_input import chunk_bytes, progress_bar, to_wire_audio, vad_padding
 from .errors import (
     AuthenticationError,
@@ -572,7 +573,7 @@ class RealtimeSession(EventsAPI):
         payload = session_settings(settings, session_type=session_type(self.intent))
         if self.dialect is Dialect.GA:
             payload = without_beta_only(payload)
-        _merge(self._config, payload)
+        deep_merge(self._config, payload)  # what a reconnect applies again
         reply = await self.request(
             build("session.update", session=payload), expect="session.updated"
         )
@@ -758,12 +759,6 @@ def loop_time() -> float:
 async def _send(ws: ClientConnection, text: str) -> None:
     with contextlib.suppress(ConnectionClosed):
         await ws.send(text)
-
-
-def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> None:
-    from ..protocol.session import deep_merge
-
-    deep_merge(base, update)
 
 
 def session_type(intent: str | None) -> str:
