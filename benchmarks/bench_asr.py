@@ -1,0 +1,297 @@
+"""Speech recognition benchmark (issue 14): Whisper tiny.en against pocketsphinx, through the
+local service's WebSocket path, on an evaluation set generated here (no recordings committed).
+
+The set: :data:`SENTENCES` (numbers, names and tool requests) spoken by :data:`VOICES` (three
+eSpeak NG variants and Piper's joe voice when the ``voice`` extra is installed), 48 utterances,
+with 300 ms of silence around each. For each recogniser a service runs with one recogniser
+worker; one WebSocket session (manual commits, ``input_audio_transcription`` on) sends the
+utterances one by one. Measured:
+
+* **Word error rate**: word edits / reference words, after :func:`normalize` (lower case, no
+  punctuation, numerals spelled out so "25" and "twenty five" agree), overall and per voice.
+* **Recognition CPU per second of audio**: the worker process's CPU time over the audio's
+  duration (lower is better).
+* **First-transcript latency**: ``input_audio_buffer.commit`` sent → first transcription event
+  (``...delta``) received, median and p95.
+
+Not measured here (see the report of issue 14): the set through a WebRTC call with Opus, and
+conversations whose answers keep up (``bench_load``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .common import Result
+
+GROUP = "recognition"
+RATE = 24000
+
+#: Sentences of the evaluation set, as a person would say them.
+SENTENCES = (
+    "what is the weather in Paris today",
+    "set a timer for twenty five minutes",
+    "call Alice Johnson on her mobile phone",
+    "remind me to buy milk at seven thirty",
+    "book a table for four people at eight",
+    "how far is it from London to Berlin",
+    "turn the living room lights down to forty percent",
+    "send a message to Maria saying I will be late",
+    "what is the capital of Japan",
+    "play the latest album by Taylor Swift",
+    "convert three hundred grams to ounces",
+    "schedule a meeting with David on Friday afternoon",
+)
+#: (engine, voice) pairs: eSpeak NG variants of three OpenAI voice names, and Piper's joe.
+VOICES = (("espeak", "alloy"), ("espeak", "ash"), ("espeak", "shimmer"), ("piper", "joe"))
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _spell(n: int) -> str:
+    """A whole number below a million in words ("25" -> "twenty five")."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return f"{_ONES[n // 100]} hundred" + ("" if rest == 0 else " " + _spell(rest))
+    rest = n % 1000
+    return f"{_spell(n // 1000)} thousand" + ("" if rest == 0 else " " + _spell(rest))
+
+
+def normalize(text: str) -> list[str]:
+    """Words for scoring: lower case, "%" as "percent", times and numerals spelled out ("at 730"
+    as "at seven thirty"), no punctuation."""
+    text = text.lower().replace("%", " percent").replace("-", " ")
+    text = re.sub(r"(\d+)[:.](\d\d)\b", r"\1 \2", text)  # 7:30 / 7.30 -> 7 30
+    text = re.sub(r"\bat (\d{1,2})([0-5]\d)\b", r"at \1 \2", text)  # "at 730": a time
+    text = re.sub(r"\d+", lambda m: " " + _spell(int(m.group())) + " ", text)
+    return re.findall(r"[a-z']+", text)
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edits, reference words): the Levenshtein distance over :func:`normalize`'s words."""
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    dist = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, dist[0] = dist[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
+    return dist[-1], len(ref)
+
+
+@dataclass
+class Utterance:
+    """One utterance of the evaluation set: text, voice and 24 kHz float32 samples."""
+
+    text: str
+    voice: str
+    samples: npt.NDArray[np.float32]
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / RATE
+
+
+def evaluation_set() -> list[Utterance]:
+    """The generated set: every sentence in every available voice (Piper's if installed)."""
+    from tests.speech import speech_samples
+
+    try:
+        from rt_jupyter.local.engines import PiperSpeech
+
+        piper: PiperSpeech | None = PiperSpeech(sample_rate=RATE)
+    except ImportError:
+        piper = None
+    pad = np.zeros(RATE * 3 // 10, dtype=np.float32)
+    out: list[Utterance] = []
+    for engine, voice in VOICES:
+        for text in SENTENCES:
+            if engine == "espeak":
+                samples = speech_samples(
+                    text, RATE, voice=voice, lead_silence_ms=300, tail_silence_ms=300
+                )
+            elif piper is not None:
+                samples = np.concatenate([pad, piper.synthesize_all(text), pad])
+            else:
+                continue
+            out.append(Utterance(text, f"{engine}:{voice}", samples))
+    return out
+
+
+@dataclass
+class EngineRun:
+    """What one recogniser did with the set."""
+
+    engine: str
+    transcripts: list[str] = field(default_factory=list)
+    first_event_ms: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    audio_s: float = 0.0
+
+    def wer(self, utterances: list[Utterance], voice: str | None = None) -> float:
+        edits = words = 0
+        for u, hyp in zip(utterances, self.transcripts, strict=True):
+            if voice is None or u.voice == voice:
+                e, n = word_errors(u.text, hyp)
+                edits, words = edits + e, words + n
+        return edits / words if words else float("nan")
+
+
+async def _run_engine(engine: str, utterances: list[Utterance]) -> EngineRun:
+    import psutil  # type: ignore[import-untyped]  # (ipykernel's dependency)
+    import websockets
+
+    from rt_jupyter.audio import encode_audio
+    from rt_jupyter.local.service import LocalRealtimeService
+
+    run = EngineRun(engine)
+    service = LocalRealtimeService(asr=engine, asr_workers=1, voice_engine="espeak")
+    async with service:
+        workers = [
+            p
+            for p in psutil.Process().children()
+            if "rt_jupyter.local.asr_pool" in " ".join(p.cmdline())
+        ]
+        ws = await websockets.connect(
+            f"{service.ws_base_url}/realtime?model=gpt-realtime",
+            additional_headers={"Authorization": "Bearer sk-bench-asr"},
+            max_size=2**26,
+        )
+        try:
+            session = {
+                "type": "realtime",
+                "audio": {
+                    "input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}
+                },
+            }
+            await ws.send(json.dumps({"type": "session.update", "session": session}))
+            while json.loads(await ws.recv())["type"] != "session.updated":
+                pass
+            cpu0 = sum(sum(p.cpu_times()[:2]) for p in workers)
+            for u in utterances:
+                audio = base64.b64encode(encode_audio(u.samples, RATE, "pcm16")).decode()
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+                t0 = time.perf_counter()
+                await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+                first: float | None = None
+                while True:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                    kind = event["type"]
+                    if first is None and kind.startswith("conversation.item.input_audio_trans"):
+                        first = (time.perf_counter() - t0) * 1000
+                    if kind == "conversation.item.input_audio_transcription.completed":
+                        run.transcripts.append(event["transcript"])
+                        break
+                    if kind == "conversation.item.input_audio_transcription.failed":
+                        run.transcripts.append("")
+                        break
+                run.first_event_ms.append(first if first is not None else float("nan"))
+                run.audio_s += u.seconds
+            run.cpu_s = sum(sum(p.cpu_times()[:2]) for p in workers) - cpu0
+        finally:
+            await ws.close()
+            service.state.engines.transcriber.close()
+    return run
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def run(quick: bool = False) -> list[Result]:
+    """Whisper and pocketsphinx on the evaluation set, through the service's WebSocket path."""
+    utterances = evaluation_set()
+    if quick:
+        utterances = utterances[::4]
+    runs = {e: asyncio.run(_run_engine(e, utterances)) for e in ("pocketsphinx", "whisper")}
+    base, ours = runs["pocketsphinx"], runs["whisper"]
+    voices = sorted({u.voice for u in utterances})
+    per_voice = "; ".join(
+        f"{v}: whisper {ours.wer(utterances, v):.1%}, pocketsphinx {base.wer(utterances, v):.1%}"
+        for v in voices
+    )
+    errors = [
+        f"{u.text!r} -> {t!r}"
+        for u, t in zip(utterances, ours.transcripts, strict=True)
+        if word_errors(u.text, t)[0]
+    ]
+    n = len(utterances)
+    audio_s = ours.audio_s
+    rows = [
+        Result(
+            GROUP,
+            f"word error rate, WebSocket path ({n} utterances, {len(voices)} voices)",
+            ours.wer(utterances) * 100,
+            "%",
+            baseline="pocketsphinx",
+            baseline_value=base.wer(utterances) * 100,
+            higher_is_better=False,
+            target="whisper ≤ 5 %",
+            met=ours.wer(utterances) <= 0.05,
+            notes=f"{per_voice}; {audio_s:.0f} s of audio; whisper's errors: "
+            + (" | ".join(errors[:6]) or "none"),
+        ),
+        Result(
+            GROUP,
+            "recognition CPU per second of audio",
+            ours.cpu_s / audio_s,
+            "s/s",
+            baseline="pocketsphinx",
+            baseline_value=base.cpu_s / base.audio_s,
+            higher_is_better=False,
+            notes="the worker process's CPU time (user + system) over the audio's duration; "
+            "one worker per recogniser",
+        ),
+        Result(
+            GROUP,
+            "commit → first transcription event, p50",
+            statistics.median(ours.first_event_ms),
+            "ms",
+            baseline="pocketsphinx",
+            baseline_value=statistics.median(base.first_event_ms),
+            higher_is_better=False,
+            notes=f"p95 whisper {_p95(ours.first_event_ms):.0f} ms, pocketsphinx "
+            f"{_p95(base.first_event_ms):.0f} ms; one utterance at a time",
+        ),
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
