@@ -240,6 +240,7 @@ def _hub_config(
                         "admin:servers",
                         "access:servers",
                         "access:services",
+                        "read:services",
                     ],
                     "services": ["test-admin"],
                 },

@@ -162,8 +162,9 @@ def test_tokens_the_service_refuses(hub: Hub) -> None:
     assert status == 400 and body["error"]["code"] == "model_not_allowed"
 
 
-def test_a_user_server_token_mints_only_as_its_user(hub: Hub) -> None:
-    """What a kernel can do with the server's $JUPYTERHUB_API_TOKEN: mint as alice, no one else."""
+def test_a_user_server_token_mints_only_as_its_user(hub: Hub, upstream: Upstream) -> None:
+    """What a kernel can do with the server's $JUPYTERHUB_API_TOKEN: mint as alice, no one else,
+    and not read the key from the Hub's API."""
     server = next(
         p for p in hub.user_processes("alice") if "jupyterhub-singleuser" in " ".join(p.cmdline())
     )
@@ -174,6 +175,13 @@ def test_a_user_server_token_mints_only_as_its_user(hub: Hub) -> None:
     assert _rows(hub, "alice") == before + 1 and _rows(hub, "bob", "minted") == 1
     # the server token was not given the second service's scope
     assert hub.mint(server_token, service=SERVICE_2)[0] == 403
+    # the Hub's API shows the services' models, never their environment (where the key is)
+    for token in (server_token, hub.admin_token):
+        for path in ("services", f"services/{SERVICE}"):
+            _, model, _ = _http(f"{hub.url}hub/api/{path}", token=token)
+            assert upstream.key not in json.dumps(model)
+    status, model, _ = _http(f"{hub.url}hub/api/services/{SERVICE}", token=hub.admin_token)
+    assert status == 200 and model["command"]  # an admin's view: the command, not the env
 
 
 def _rows(hub: Hub, user: str, outcome: str | None = "minted") -> int:
