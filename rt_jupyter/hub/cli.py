@@ -79,6 +79,10 @@ def _config(path: str | None) -> Any:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+    from traitlets import TraitError
+
+    from ..config import scrub
     from .service import Minter, make_app
 
     url = args.url or os.environ.get("JUPYTERHUB_SERVICE_URL")
@@ -90,7 +94,10 @@ async def _serve(args: argparse.Namespace) -> int:
     parts = urlsplit(url)
     name = os.environ.get("JUPYTERHUB_SERVICE_NAME") or "rt-jupyter"
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or f"/services/{name}/"
-    minter = Minter(_config(args.config), name=name, db_url=args.db_url)
+    try:
+        minter = Minter(_config(args.config), name=name, db_url=args.db_url)
+    except (ValueError, TraitError, SQLAlchemyError, ImportError) as exc:
+        raise SystemExit(f"rt-jupyter hub-service: {scrub(str(exc))}") from None
     app = make_app(minter, prefix)
     address = args.ip or parts.hostname or "127.0.0.1"
     server = app.listen(parts.port or 80, address=address)

@@ -343,13 +343,17 @@ def _engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
+    if parsed.database in (None, "", ":memory:"):
+        raise ValueError(
+            f"{url!r} is an in-memory SQLite database, which no other connection or process "
+            "sees: give a file (sqlite:///path/to/rt-jupyter.sqlite) or a server database URL"
+        )
     engine = sa.create_engine(url, connect_args={"timeout": 60})
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event opens transactions
-        if parsed.database not in (None, "", ":memory:"):
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
