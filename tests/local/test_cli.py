@@ -13,9 +13,10 @@ import time
 import websockets.sync.client
 
 
-def test_serve_prints_urls_serves_and_stops_on_ctrl_c() -> None:
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """``rt-jupyter serve --port 0 ARGS`` started, and what it printed until it is ready."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rt_jupyter", "serve", "--port", "0", "--key", "sk-cli-test"],
+        [sys.executable, "-m", "rt_jupyter", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -28,7 +29,11 @@ def test_serve_prints_urls_serves_and_stops_on_ctrl_c() -> None:
         lines.append(line)
         if "Ctrl-C" in line or not line:
             break
-    text = "".join(lines)
+    return proc, "".join(lines)
+
+
+def test_serve_prints_urls_serves_and_stops_on_ctrl_c() -> None:
+    proc, text = _serve("--key", "sk-cli-test")
     match = re.search(r"(ws://127\.0\.0\.1:\d+/v1)/realtime", text)
     assert match, text
     assert "http://127.0.0.1:" in text
@@ -72,25 +77,12 @@ def test_serve_accepts_the_given_key_a_generated_one_or_any_only_when_asked() ->
 def test_serve_engine_flags_choose_the_recogniser_and_voice() -> None:
     """``--asr pocketsphinx --asr-workers 2``: the engines line says so; a bad choice is refused
     by the parser; a model for pocketsphinx is refused with a clear error."""
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "rt_jupyter", "serve", "--port", "0", "--key", "sk-cli"),
-            *("--asr", "pocketsphinx", "--asr-workers", "2", "--voice-engine", "espeak"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc, text = _serve(
+        *("--key", "sk-cli", "--asr", "pocketsphinx", "--asr-workers", "2"),
+        *("--voice-engine", "espeak"),
     )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "Ctrl-C" in line or not line:
-            break
     proc.send_signal(signal.SIGINT)
-    out = "".join(lines) + proc.communicate(timeout=30)[0]
+    out = text + proc.communicate(timeout=30)[0]
     assert "engines    recognition pocketsphinx (2 workers), voice EspeakVoice" in out, out
     bad = subprocess.run(
         [sys.executable, "-m", "rt_jupyter", "serve", "--asr", "vosk"],
