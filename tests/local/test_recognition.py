@@ -19,6 +19,7 @@ import pytest
 
 from rt_jupyter.audio import encode_audio
 from rt_jupyter.local.asr_pool import ProcessTranscriber, default_workers
+from rt_jupyter.local.engines import Transcript
 from rt_jupyter.local.engines.whisper import (
     BUNDLED_MODEL_SHA256,
     ModelIntegrityError,
@@ -314,3 +315,32 @@ async def test_settings_choose_pocketsphinx(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "many")
     with pytest.raises(ValueError, match="RT_JUPYTER_ASR_WORKERS must be a whole number"):
         Engines.default()
+
+
+class _SaysItsSettings:
+    """A recogniser that answers with the language and prompt it was given."""
+
+    def transcribe(
+        self, samples: Any, sample_rate: int, *, language: str | None, prompt: str | None
+    ) -> Transcript:
+        return Transcript(f"{language} {prompt}", [], len(samples) * 1000 // sample_rate)
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+async def test_session_language_and_prompt_reach_the_recogniser(dialect: str) -> None:
+    async with LocalRealtimeService(engines=Engines(transcriber=_SaysItsSettings())) as svc:
+        client = await ws_connect(svc, beta=dialect == "beta")
+        try:
+            transcription = {"model": "whisper-1", "language": "fr", "prompt": "Bonjour"}
+            session = _manual_session(dialect, transcription)
+            await client.send({"type": "session.update", "session": session})
+            await client.until("session.updated")
+            pcm = encode_audio(speech_samples("hello", RATE), RATE, "pcm16")
+            await client.send(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
+            )
+            await client.send({"type": "input_audio_buffer.commit"})
+            completed = await client.until(COMPLETED, timeout=60)
+        finally:
+            await client.ws.close()
+    assert completed["transcript"] == "fr Bonjour"
