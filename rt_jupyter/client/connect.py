@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import resolve_settings
 from ..core.settings import canonical_settings, session_settings
-from ..core.tools import tool_schemas
+from ..core.tools import DEFAULT_TOOL_TIMEOUT, check_tool_timeout, tool_schemas
 from ..errors import ConfigurationError
 from ..protocol import Dialect
 from .session import RealtimeSession, session_type
@@ -46,6 +46,7 @@ def connect(
     local: bool | None = None,
     intent: str | None = None,
     tools: Sequence[Any] | None = None,
+    tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
     log_path: str | None = None,
     keep_audio: bool = False,
     reconnect: bool = True,
@@ -59,7 +60,8 @@ def connect(
     ``NEW_API_KEY``, ``OPENAI_BASE_URL``, ``RT_JUPYTER_MODEL``, ``RT_JUPYTER_DIALECT``).
     **With no key configured it starts an in-process local service** and says so in one line.
     ``dialect="beta"`` speaks ``OpenAI-Beta: realtime=v1``; ``intent="transcription"`` opens a
-    transcription-only session. Other keyword arguments (``instructions``, ``voice``,
+    transcription-only session. ``tool_timeout``: seconds each tool call may take (as
+    ``VoiceChat(tool_timeout=)``). Other keyword arguments (``instructions``, ``voice``,
     ``turn_detection``, ``output_modalities``, ``input_transcription``...; see the README's API
     table) are applied with :meth:`RealtimeSession.update` before it is returned. A bad
     argument raises :class:`~rt_jupyter.ConfigurationError` before anything connects.
@@ -85,6 +87,7 @@ def connect(
         )
     if tools is not None:  # checked as update() will: a bad tool list fails before connecting
         tool_schemas(tools, {}, where="tools")
+    check_tool_timeout(tool_timeout)
     if settings:  # a bad setting raises ConfigurationError before anything connects
         session_settings(settings, session_type=session_type(intent))
     if model is not None and not isinstance(model, str):
@@ -125,6 +128,7 @@ def connect(
             log_path=log_path,
             keep_audio=keep_audio,
             reconnect=reconnect,
+            tool_timeout=tool_timeout,
         )
         await session.open()
         try:

@@ -30,7 +30,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Union, get_args, get_origin
 
-from ..errors import ToolError
+from ..errors import ConfigurationError, ToolError
 from ..protocol import Conversation
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "ToolArgumentError",
     "ToolResult",
     "ToolRunner",
+    "check_tool_timeout",
     "encode_tool_error",
     "function_tool",
     "tool_output",
@@ -567,6 +568,14 @@ class _Batch:
 ReadyHook = Callable[[str, list[ToolResult], bool], None]
 
 
+def check_tool_timeout(value: Any) -> float:
+    """``value`` as a tool timeout in seconds; :class:`~rt_jupyter.ConfigurationError` unless it
+    is a number > 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError(f"tool_timeout={value!r}: use a number of seconds > 0, e.g. 30")
+    return float(value)
+
+
 class ToolRunner:
     """Runs the model's calls of registered tools; one policy for both front doors.
 
@@ -609,9 +618,7 @@ class ToolRunner:
 
     @timeout.setter
     def timeout(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ValueError(f"tool_timeout={value!r}: use a number of seconds > 0, e.g. 30")
-        self._timeout = float(value)
+        self._timeout = check_tool_timeout(value)
 
     def call_done(self, call_id: str, name: str, arguments: str, response_id: str | None) -> bool:
         """The model finished a call's arguments: run it if the tool is registered and the call
