@@ -4,6 +4,7 @@
 
     RealtimeError
     ├── ConnectionLostError      the connection dropped and could not be restored
+    ├── NotConnectedError        nothing is connected yet (also a ``RuntimeError``)
     ├── AuthenticationError      the server refused the key (HTTP 401/403)
     ├── BetaShapeDisabledError   the server no longer accepts the beta dialect
     ├── ServerError              the server answered with an ``error`` event
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionLostError",
     "KeyMintError",
+    "NotConnectedError",
     "ProtocolError",
     "RealtimeError",
     "ServerError",
@@ -42,6 +44,11 @@ class BetaShapeDisabledError(RealtimeError):
 
 class ConnectionLostError(RealtimeError):
     """The connection dropped and could not be restored (or recovery is off)."""
+
+
+class NotConnectedError(RealtimeError, RuntimeError):
+    """An operation needs a connected call or session and there is none yet (the widget before
+    Connect): connect first. A ``RuntimeError``, as it was before this tree."""
 
 
 class ServerError(RealtimeError):

@@ -121,11 +121,16 @@ export class Controller {
     }
   }
 
-  private setStatus(status: Status, error = ""): void {
+  /** Set the synced status and error, and tell the kernel (`rt.status`): with a failure, its
+   * `code` (a WidgetError code) and `http_status` let the kernel's `wait_for` raise the matching
+   * exception. */
+  private setStatus(status: Status, error = "", failure?: unknown): void {
     this.model.set("status", status);
     this.model.set("error", error);
     this.model.save_changes();
-    this.relay.note("rt.status", { status, error });
+    const code = failure instanceof WidgetError ? failure.code : failure === undefined ? undefined : "failed";
+    const httpStatus = failure instanceof WidgetError ? failure.status : undefined;
+    this.relay.note("rt.status", { status, error, code, http_status: httpStatus });
     this.emit();
   }
 
@@ -285,7 +290,7 @@ export class Controller {
         if (this.peer !== peer) return;
         this.cleanup();
         this.reconnectable = true;
-        this.setStatus("dropped", error.message);
+        this.setStatus("dropped", error.message, error);
       },
     });
     return peer;
@@ -297,7 +302,7 @@ export class Controller {
     if (e instanceof WidgetError && e.code === "cancelled") return;
     if (e instanceof WidgetError && e.code === "key_expired") this.token = null;
     this.reconnectable = e instanceof WidgetError && ["timeout", "ice_failed", "unreachable", "upstream_error"].includes(e.code);
-    this.setStatus("error", errorMessage(e));
+    this.setStatus("error", errorMessage(e), e);
   }
 
   /** End the call (Hang up). */

@@ -180,13 +180,18 @@ class Dispatcher:
         for queue, loop in self._queues:
             _put(queue, loop, event)
 
+    def fail_waiters(self, error: BaseException) -> None:
+        """Make the waiters pending now fail with ``error`` (later ones wait as usual: the widget's
+        call failed, and the user may connect again)."""
+        for waiter in self._waiters:
+            _settle(waiter, exc=error)
+        self._waiters.clear()
+
     def close(self, error: BaseException | None = None) -> None:
         """End the async iterators; with ``error``, waiters (now and later) fail with it."""
         if error is not None:
             self._closed = error
-            for waiter in self._waiters:
-                _settle(waiter, exc=error)
-            self._waiters.clear()
+            self.fail_waiters(error)
         for queue, loop in self._queues:
             _put(queue, loop, None)
 

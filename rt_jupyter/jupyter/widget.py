@@ -52,7 +52,14 @@ from ..core.tools import (
 )
 from ..core.transcript import transcript_entries
 from ..core.usage import add_usage
-from ..errors import ConfigurationError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionLostError,
+    KeyMintError,
+    NotConnectedError,
+    RealtimeError,
+)
 from ..frames import code_blocks as find_code_blocks
 from ..log import EventLog
 from ..protocol import (
@@ -649,7 +656,10 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         return dirty
 
     def _local_event(self, data: Mapping[str, Any]) -> None:
-        if data.get("type") == "rt.call_started":
+        if data.get("type") == "rt.status" and data.get("status") in ("error", "dropped"):
+            # the call failed or ended: a wait_for pending now would wait in vain
+            self._events.fail_waiters(call_error(data))
+        elif data.get("type") == "rt.call_started":
             self._flush_transcript()
             if self._calls:
                 self._transcript_prefix = list(self.transcript)
@@ -820,11 +830,11 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         """Send client events on the call's data channel (validated first).
 
         ``chat.send({"type": "response.create"})``. Raises :class:`~rt_jupyter.ProtocolError`
-        (also a ``ValueError``) for an invalid event and ``RuntimeError`` when no call is
-        connected.
+        (also a ``ValueError``) for an invalid event and :class:`~rt_jupyter.NotConnectedError`
+        (also a ``RuntimeError``) when no call is connected.
         """
         if self.status != "connected":
-            raise RuntimeError(
+            raise NotConnectedError(
                 f"VoiceChat is not connected (status: {self.status!r}); click Connect in the "
                 "widget (or call chat.connect()) and wait for 'connected' first"
             )
@@ -938,6 +948,31 @@ def _browser_report(report: Mapping[str, Any]) -> dict[str, Any]:
 #: The kernel's own limit on mints (the server extension's default, 30 a minute).
 KERNEL_RATE_LIMIT = 30
 _kernel_limiter = RateLimiter(KERNEL_RATE_LIMIT)
+
+
+#: The browser's failure codes (``WidgetError.code`` in ``js/src``) that mean a key was refused.
+_KEY_REFUSED = frozenset({"upstream_auth", "key_refused", "key_expired"})
+#: ... that mean no key could be minted.
+_MINT_FAILED = frozenset(
+    {"not_authorized", "rate_limited", "bad_token", "upstream_unreachable", "upstream_error"}
+)
+#: ... that mean the call could not be made or was lost.
+_CALL_LOST = frozenset({"dropped", "timeout", "ice_failed", "unreachable", "channel_closed"})
+
+
+def call_error(note: Mapping[str, Any]) -> RealtimeError:
+    """The exception a failed or dropped call (the browser's ``rt.status`` note) raises in a
+    pending ``wait_for``: the same classes the kernel client raises."""
+    code = str(note.get("code") or "")
+    message = _bounded_message(str(note.get("error") or "")) or f"the call failed ({code})"
+    status = note.get("http_status")
+    if code in _KEY_REFUSED:
+        return AuthenticationError(message)
+    if code in _MINT_FAILED:
+        return KeyMintError(status if isinstance(status, int) else 0, message, code=code)
+    if code in _CALL_LOST or note.get("status") == "dropped":
+        return ConnectionLostError(f"{message} Click Reconnect (or chat.connect()).")
+    return RealtimeError(message)
 
 
 def _bounded_message(text: str) -> str:
