@@ -1,0 +1,1 @@
+"""One scenario through both front doors (see scenario.py)."""
