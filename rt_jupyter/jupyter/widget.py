@@ -164,6 +164,14 @@ def _static(name: str) -> pathlib.Path | str:
     return ""
 
 
+#: Traits the browser or the kernel set (what happened), not settings ``VoiceChat()`` takes.
+_STATE_TRAITS: Final = frozenset(
+    {"status", "error", "dialect", "upstream", "browser", "transcript", "usage", "session"}
+)
+#: ipywidgets' own ``DOMWidget`` options (accepted, not listed among the settings).
+_DOM_TRAITS: Final = frozenset({"layout", "tabbable", "tooltip"})
+
+
 class VoiceChat(EventsAPI, anywidget.AnyWidget):
     """Talk to a realtime model from a notebook: ``chat = VoiceChat(); chat``.
 
@@ -316,9 +324,13 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
                     )
                 deprecated(f"VoiceChat({old}=)", f"VoiceChat({new}=)", stacklevel=2)
                 kwargs[new] = kwargs.pop(old)
-        unknown = [k for k in kwargs if not self.has_trait(k) or k.startswith("_")]
+        public = [
+            n
+            for n in self.class_trait_names(sync=True)
+            if not n.startswith("_") and n not in _STATE_TRAITS and n not in _DOM_TRAITS
+        ] + ["tool_timeout"]
+        unknown = [k for k in kwargs if k not in public and k not in _DOM_TRAITS]
         if unknown:
-            public = [n for n in self.class_trait_names(sync=True) if not n.startswith("_")]
             raise ConfigurationError(
                 f"VoiceChat() got unexpected argument(s) {did_you_mean(unknown, public)}; "
                 f"settings are: {', '.join(sorted(public))}"
