@@ -83,6 +83,7 @@ from .mint import (
     mint_local,
     mint_remote,
 )
+from .relay import MAX_HELD, Gap, Reorder
 
 __all__ = ["SettingError", "VoiceChat"]
 
@@ -123,8 +124,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Relayed batches that may wait for an earlier one, and for how long (seconds), before it is
 #: declared missing.
-MAX_HELD_BATCHES = 64
+MAX_HELD_BATCHES = MAX_HELD
 RELAY_HOLD_S = 1.0
+#: A relayed batch and when it arrived (``time.perf_counter()``, ``time.time()``).
+_Batch = tuple[Mapping[str, Any], tuple[float, float]]
 
 
 class SettingError(ConfigurationError, t.TraitError):
@@ -342,8 +345,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         self._transcript_prefix: list[dict[str, Any]] = []
         self._code_prefix: list[str] = []
         self._calls = 0
-        self._batch_seq = -1
-        self._held: dict[int, tuple[Mapping[str, Any], tuple[float, float]]] = {}
+        self._relay: Reorder[_Batch] = Reorder(MAX_HELD_BATCHES)
         self._held_timer: asyncio.TimerHandle | None = None
         self._transcript_timer: asyncio.TimerHandle | None = None
         if tools:
@@ -548,8 +550,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
                 self._receive_batch(content)
             elif kind == "hello":
                 self._ready = True
-                self._batch_seq = -1
-                self._held.clear()
+                self._relay.reset()
                 self._push_ice()
                 queued, self._outbox = self._outbox, []
                 for message in queued:
@@ -577,57 +578,33 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
             self._outbox.append(message)
 
     def _receive_batch(self, content: Mapping[str, Any]) -> None:
-        """A batch of relayed events, handed on in ``seq`` order.
-
-        ipykernel 7 may handle two comm messages out of order; a batch that arrives early waits
-        (up to :data:`MAX_HELD_BATCHES`) for the ones before it, so the log, the conversation
-        mirror and the callbacks see events in the order the browser received them. A batch
-        still missing after :data:`RELAY_HOLD_S` is noted as an ``rt.relay_gap``."""
+        """A batch of relayed events, handed on in ``seq`` order (:class:`~.relay.Reorder`):
+        the log, the conversation mirror and the callbacks see events in the order the browser
+        received them. A batch still missing after :data:`RELAY_HOLD_S` is noted as an
+        ``rt.relay_gap``."""
         arrived = (time.perf_counter(), time.time())
         seq = content.get("seq")
-        if not isinstance(seq, int):
-            self._handle_batch(content, arrived)
-            return
-        if seq == 0 and self._batch_seq >= 0:  # a new relay without a hello: start over
-            self._batch_seq = -1
-            self._held.clear()
-        expected = self._batch_seq + 1
-        if seq < expected:  # older than what was handed on: too late to reorder
-            self.log.note("rt.relay_gap", expected=expected, got=seq)
-            self._handle_batch(content, arrived)
-            return
-        self._held[seq] = (content, arrived)
-        if seq != expected:
-            loop = _running_loop()
-            if loop is None or len(self._held) > MAX_HELD_BATCHES:
-                self._skip_relay_gap()
-            elif self._held_timer is None:
-                self._held_timer = loop.call_later(RELAY_HOLD_S, self._release_held)
-        self._drain_held()
+        self._hand_on(*self._relay.push(seq if isinstance(seq, int) else None, (content, arrived)))
 
-    def _skip_relay_gap(self) -> None:
-        """The batch awaited is missing: say so and go on with the earliest one held."""
-        skip_to = min(self._held)
-        self.log.note("rt.relay_gap", expected=self._batch_seq + 1, got=skip_to)
-        self._batch_seq = skip_to - 1
+    def _hand_on(self, ready: list[_Batch], gaps: list[Gap]) -> None:
+        for gap in gaps:
+            self.log.note("rt.relay_gap", expected=gap.expected, got=gap.got)
+        for content, arrived in ready:
+            self._handle_batch(content, arrived)
+        if not self._relay.holding:
+            if self._held_timer is not None:
+                self._held_timer.cancel()
+                self._held_timer = None
+        elif self._held_timer is None:
+            loop = _running_loop()
+            if loop is None:  # no loop to wait on: go on without the missing batch
+                self._hand_on(*self._relay.expire())
+            else:
+                self._held_timer = loop.call_later(RELAY_HOLD_S, self._release_held)
 
     def _release_held(self) -> None:
         self._held_timer = None
-        if self._held:
-            self._skip_relay_gap()
-            self._drain_held()
-
-    def _drain_held(self) -> None:
-        while self._batch_seq + 1 in self._held:
-            self._batch_seq += 1
-            self._handle_batch(*self._held.pop(self._batch_seq))
-        if not self._held and self._held_timer is not None:
-            self._held_timer.cancel()
-            self._held_timer = None
-        elif self._held and self._held_timer is None:
-            loop = _running_loop()
-            if loop is not None:
-                self._held_timer = loop.call_later(RELAY_HOLD_S, self._release_held)
+        self._hand_on(*self._relay.expire())
 
     def _handle_batch(self, content: Mapping[str, Any], arrived: tuple[float, float]) -> None:
         t_kernel, wall_kernel = arrived
