@@ -38,6 +38,7 @@ from typing import Any, Final, TypeVar
 import anywidget
 import traitlets as t
 
+from ..core.code import code_blocks as find_code_blocks
 from ..core.code import insert_code_block
 from ..core.dispatch import Dispatcher, EventsAPI
 from ..core.sending import checked_send
@@ -60,7 +61,6 @@ from ..errors import (
     NotConnectedError,
     RealtimeError,
 )
-from ..frames import code_blocks as find_code_blocks
 from ..log import EventLog
 from ..protocol import (
     Conversation,
@@ -665,12 +665,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
     def _dispatch(self, event: Event) -> bool:
         kind = event.kind
         if kind == "response.function_call_arguments.done":
-            self._tool_runner.call_done(
-                str(event.get("call_id", "")),
-                str(event.get("name") or self._call_name(event)),
-                str(event.get("arguments") or ""),
-                str(event.get("response_id") or ""),
-            )
+            self._tool_runner.arguments_done(event.data, self.conversation)
         elif kind == "response.done":
             response = event.get("response") or {}
             calls = [
@@ -693,10 +688,6 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         logger.error("callback %s for %s failed", name, kind, exc_info=exc)
         self.log.note("rt.callback_error", callback=name, event_kind=kind, error=repr(exc))
         self.error = f"Your callback {name}() for {kind!r} raised {exc!r}"
-
-    def _call_name(self, event: Event) -> str:
-        item = self.conversation.get(str(event.get("item_id", "")))
-        return item.name or "" if item is not None else ""
 
     def _add_usage(self, usage: Any) -> None:
         if isinstance(usage, Mapping):
