@@ -22,6 +22,7 @@ def test_public_names() -> None:
         "ConfigurationError",
         "ConnectionLostError",
         "KeyMintError",
+        "NotConnectedError",
         "ProtocolError",
         "RealtimeError",
         "ServerError",
