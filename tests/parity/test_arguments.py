@@ -40,7 +40,9 @@ def session(**kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize(("kwargs", "family", "says"), BAD)
-def test_both_doors_refuse_a_bad_argument_alike(kwargs: dict[str, Any], family: str, says: str) -> None:
+def test_both_doors_refuse_a_bad_argument_alike(
+    kwargs: dict[str, Any], family: str, says: str
+) -> None:
     seen = []
     for make in (widget, session):
         with warnings.catch_warnings():
