@@ -242,6 +242,19 @@ async def _run(door: Any, speak: Callable[[], Awaitable[Any]] | None) -> dict[st
     obs["usage"] = {k: v for k, v in dict(door.usage).items() if isinstance(v, int)}
     obs["usage_summed"] = summed
     obs["transcript"] = [[e["role"], e["text"]] for e in door.transcript]
+    obs["speech"] = [
+        [
+            r.kind,
+            r.event.get("item_id"),
+            r.event.get("transcript"),
+            r.event.get("audio_start_ms"),
+            r.event.get("audio_end_ms"),
+        ]
+        for r in rows
+        if r.kind.startswith(
+            ("input_audio_buffer.speech", "conversation.item.input_audio_transcription.completed")
+        )
+    ]
     obs["code_blocks"] = list(door.code_blocks)
 
     # --- bad arguments: the same exception, with the same advice ----------------------------------
