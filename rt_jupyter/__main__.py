@@ -1,4 +1,5 @@
-"""Command line: ``rt-jupyter serve`` runs the local realtime service; ``rt-jupyter version``."""
+"""Command line: ``rt-jupyter serve`` runs the local realtime service; ``rt-jupyter hub-service``
+the JupyterHub service that holds the key (:mod:`rt_jupyter.hub`); ``rt-jupyter version``."""
 
 from __future__ import annotations
 
@@ -129,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("version", help="print the version")
+    from .hub.cli import add_parser as add_hub_service
+
+    add_hub_service(sub)
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None:  # a subcommand that runs itself (hub-service)
+        return int(args.func(args))
     if args.command == "version":
         from . import __version__
 

@@ -1,7 +1,7 @@
 """``rt-jupyter hub-service``: run the hub service (JupyterHub starts it as a managed service).
 
-Register it in the ``rt-jupyter`` command with ``add_parser(subparsers)``; run it alone with
-``python -m rt_jupyter.hub``.
+``rt-jupyter`` registers it with ``add_parser(subparsers)``; ``python -m rt_jupyter.hub`` runs it
+alone.
 """
 
 from __future__ import annotations
