@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 LAB_PORT ?= 8888
 
-.PHONY: lab test test-busy lint typecheck jstest pytest fuzz bench load soak serve chromium js clean
+.PHONY: lab test test-busy lint typecheck jstest pytest fuzz bench load soak serve chromium postgres js clean
 
 # Create the virtualenv and install the package (editable, with the widget bundle built by npm).
 $(STAMP): pyproject.toml js/package.json js/package-lock.json
@@ -49,7 +49,15 @@ CHP := $(VENV)/chp/node_modules/.bin/configurable-http-proxy
 $(CHP):
 	npm install --no-audit --no-fund --silent --prefix $(VENV)/chp configurable-http-proxy@5.3.0
 
-pytest: $(STAMP) js chromium $(CHP)
+# PostgreSQL for the hub service's shared-database test (Debian's server; the test runs it as
+# an unprivileged user in a temporary directory).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q postgresql; \
+	fi
+
+pytest: $(STAMP) js chromium postgres $(CHP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Everything the tests need, then ruff, mypy, the TypeScript unit tests and the whole pytest suite.

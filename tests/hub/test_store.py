@@ -95,8 +95,12 @@ def _hammer(url: str, user: str, n: int, start: multiprocessing.synchronize.Even
 def postgres() -> Iterator[str]:
     """A PostgreSQL server of its own (initdb in a temporary folder, a free loopback port), run
     as ``nobody`` since PostgreSQL refuses root; skipped without PostgreSQL or psycopg."""
-    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
-        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
+    # on PATH, or where Debian's postgresql package puts them (`make test` installs it)
+    bins = [*sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
+    search = os.pathsep.join([os.environ.get("PATH", ""), *map(str, bins)])
+    initdb, pg_ctl = shutil.which("initdb", path=search), shutil.which("pg_ctl", path=search)
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed: make postgres")
     pytest.importorskip("psycopg")
     base = Path(tempfile.mkdtemp(prefix="rtj-pg-"))
     base.chmod(0o755)
@@ -107,14 +111,14 @@ def postgres() -> Iterator[str]:
     data, port = base / "data", free_port()
     env = {**os.environ, "LC_ALL": "C"}
     run = functools.partial(subprocess.run, check=True, capture_output=True, env=env, timeout=120)
-    run([*as_nobody, "initdb", "-D", str(data), "-A", "trust", "-U", "rtj", "-E", "UTF8"])
+    run([*as_nobody, initdb, "-D", str(data), "-A", "trust", "-U", "rtj", "-E", "UTF8"])
     pg_options = f"-p {port} -h 127.0.0.1 -k {base}"
     log = str(base / "log")
-    run([*as_nobody, "pg_ctl", "-D", str(data), "-o", pg_options, "-l", log, "-w", "start"])
+    run([*as_nobody, pg_ctl, "-D", str(data), "-o", pg_options, "-l", log, "-w", "start"])
     try:
         yield f"postgresql+psycopg://rtj@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_nobody, "pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"])
+        subprocess.run([*as_nobody, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"])
         shutil.rmtree(base, ignore_errors=True)
 
 
