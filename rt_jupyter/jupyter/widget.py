@@ -74,15 +74,7 @@ from ..protocol import (
     user_text_item,
 )
 from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
-from .mint import (
-    BrowserToken,
-    MintError,
-    MintPolicy,
-    RateLimiter,
-    audit_line,
-    mint_local,
-    mint_remote,
-)
+from .mint import MintError, kernel_mint
 from .relay import MAX_HELD, Gap, Reorder
 
 __all__ = ["SettingError", "VoiceChat"]
@@ -925,11 +917,6 @@ def _browser_report(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-#: The kernel's own limit on mints (the server extension's default, 30 a minute).
-KERNEL_RATE_LIMIT = 30
-_kernel_limiter = RateLimiter(KERNEL_RATE_LIMIT)
-
-
 #: The browser's failure codes (``WidgetError.code`` in ``js/src``) that mean a key was refused.
 _KEY_REFUSED = frozenset({"upstream_auth", "key_refused", "key_expired"})
 #: ... that mean no key could be minted.
@@ -964,80 +951,3 @@ def _bounded_message(text: str) -> str:
     from ..protocol.errors import bounded
 
     return bounded(text, [os.environ.get(name) for name in KEY_ENV])
-
-
-def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:
-    """Mint an ephemeral key in the kernel (no server extension): upstream with the kernel's
-    ``OPENAI_API_KEY``, or from the kernel's own local service when no key is set.
-
-    The request goes through the same :class:`~rt_jupyter.jupyter.mint.MintPolicy`, rate limit
-    (:data:`KERNEL_RATE_LIMIT` a minute) and audit line as the server extension's. A kernel
-    started by a Jupyter server with the rt_jupyter extension loaded (``RT_JUPYTER_SERVER_
-    EXTENSION`` in its environment) refuses to mint with the key: the extension's endpoint, with
-    the administrator's policy, is the way to a key there."""
-    import os
-
-    from ..config import resolve_settings
-    from .mint import EXTENSION_ENV
-
-    settings = resolve_settings()
-    upstream = "local" if settings.local else "remote"
-    requested = body.get("model")
-    shown = requested if isinstance(requested, str) and requested else settings.model
-
-    def audit(outcome: str, status: int) -> None:
-        audit_line(
-            user="kernel",
-            model=str(shown),
-            dialect=settings.dialect.value,
-            upstream=upstream,
-            outcome=outcome,
-            status=status,
-            via="kernel",
-        )
-
-    try:
-        if not settings.local and os.environ.get(EXTENSION_ENV):
-            raise MintError(
-                403,
-                "This kernel's Jupyter server runs the rt_jupyter extension, which mints the "
-                "session keys (with its model, session and rate-limit policy); the kernel does "
-                "not mint with the server's API key.",
-                code="kernel_mint_refused",
-                hint="Reload the page so the widget asks the server extension for its key.",
-            )
-        model, session = MintPolicy(default_model=settings.model).check(
-            {k: v for k, v in body.items() if v is not None}
-        )
-        _kernel_limiter.check("kernel")
-        if settings.local:
-            from ..local.default import resolve_endpoint
-
-            endpoint = resolve_endpoint(settings)
-            token = mint_local(
-                endpoint.keys,
-                base_url=endpoint.settings.base_url,
-                session=session,
-                model=model,
-                dialect=endpoint.settings.dialect,
-                ttl=600,
-                owner=str(endpoint.api_key),
-            )
-        else:
-            assert settings.api_key is not None
-            token = asyncio.run(
-                mint_remote(
-                    base_url=settings.base_url,
-                    api_key=settings.api_key,
-                    session=session,
-                    model=model,
-                    dialect=settings.dialect,
-                    ttl=600,
-                    key_hint="Check OPENAI_API_KEY in the kernel's environment.",
-                )
-            )
-    except MintError as exc:
-        audit(exc.code, exc.status)
-        raise
-    audit("minted", 200)
-    return token

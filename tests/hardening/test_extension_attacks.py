@@ -192,28 +192,28 @@ def test_kernel_mint_without_extension_has_the_same_rate_limit_and_audit(
 ) -> None:
     """Where no extension runs (VS Code, Colab), the kernel mints through the same policy code:
     the model is checked, 30 mints a minute, one audit line each."""
-    from rt_jupyter.jupyter import widget
+    from rt_jupyter.jupyter import mint
     from rt_jupyter.jupyter.mint import MintError, RateLimiter
 
     monkeypatch.delenv("RT_JUPYTER_SERVER_EXTENSION", raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", f"{fake_openai.url}/ok/v1")
-    monkeypatch.setattr(widget, "_kernel_limiter", RateLimiter(widget.KERNEL_RATE_LIMIT))
+    monkeypatch.setattr(mint, "_kernel_limiter", RateLimiter(mint.KERNEL_RATE_LIMIT))
     outcomes = []
     with caplog.at_level(logging.INFO, logger="rt_jupyter.audit"):
         with pytest.raises(MintError) as bad:
-            widget.kernel_mint({"model": "bad model!"})
+            mint.kernel_mint({"model": "bad model!"})
         assert bad.value.code == "invalid_model"
-        for _ in range(widget.KERNEL_RATE_LIMIT + 5):
+        for _ in range(mint.KERNEL_RATE_LIMIT + 5):
             try:
-                widget.kernel_mint({"session": {"instructions": "hi"}})
+                mint.kernel_mint({"session": {"instructions": "hi"}})
                 outcomes.append("minted")
             except MintError as exc:
                 outcomes.append(exc.code)
-    assert outcomes.count("minted") == widget.KERNEL_RATE_LIMIT
+    assert outcomes.count("minted") == mint.KERNEL_RATE_LIMIT
     assert outcomes[-1] == "rate_limited"
     audit = [r.getMessage() for r in caplog.records if r.name == "rt_jupyter.audit"]
-    assert len(audit) == widget.KERNEL_RATE_LIMIT + 6 and "outcome=invalid_model" in audit[0]
+    assert len(audit) == mint.KERNEL_RATE_LIMIT + 6 and "outcome=invalid_model" in audit[0]
     assert all("via=kernel" in line for line in audit)
 
 
