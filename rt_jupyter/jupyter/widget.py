@@ -73,7 +73,7 @@ from ..protocol import (
     function_call_output_item,
     user_text_item,
 )
-from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES
+from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES, split_session_update
 from .mint import MintError, kernel_mint
 from .relay import MAX_HELD, Gap, Reorder
 
@@ -421,30 +421,8 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
             self.log.note("rt.error", message=self.error)
 
     def _send_session_update(self, session: Mapping[str, Any]) -> None:
-        """``session.update``, split by top-level keys when one message would exceed ~60 KB."""
-        event = build("session.update", session=dict(session))
-        if len(json.dumps(event)) <= _MAX_DC_MESSAGE:
-            self.send(event)
-            return
-        groups: list[dict[str, Any]] = []
-        current: dict[str, Any] = {"type": session.get("type", "realtime")}
-        for key, value in session.items():
-            if key == "type":
-                continue
-            trial = {**current, key: value}
-            if len(json.dumps(build("session.update", session=trial))) > _MAX_DC_MESSAGE:
-                if len(current) > 1:
-                    groups.append(current)
-                current = {"type": session.get("type", "realtime"), key: value}
-                if len(json.dumps(build("session.update", session=current))) > _MAX_DC_MESSAGE:
-                    raise ValueError(
-                        f"session.{key} is over 60 KB and cannot cross the data channel in one "
-                        "message; make it smaller (shorter instructions or fewer tools)"
-                    )
-            else:
-                current = trial
-        groups.append(current)
-        self.send(*[build("session.update", session=g) for g in groups])
+        """``session.update``, split when one message would not fit the data channel."""
+        self.send(*split_session_update(session))
 
     @t.validate("tool_timeout")
     def _check_tool_timeout(self, proposal: Any) -> float:

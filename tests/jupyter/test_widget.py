@@ -369,7 +369,7 @@ def test_setting_change_while_connected_sends_session_update(chat: VoiceChat) ->
         {"name": f"t{i}", "description": "x" * 900, "parameters": {"type": "object"}}
         for i in range(70)
     ]
-    assert "over 60 KB" in chat.error
+    assert "over 60,000 bytes" in chat.error
 
 
 def test_frontend_messages_wait_for_hello(chat: VoiceChat) -> None:
