@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
@@ -466,16 +467,50 @@ def identity_of(user: Any) -> str:
 _ANON_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+#: The largest mint request body, in bytes: a session's settings (instructions, tools), far under
+#: the 64 MiB Jupyter's server reads for any request.
+MAX_MINT_BODY = 1 << 20
+
+
+@web.stream_request_body
 class SessionHandler(_Handler):
-    """``POST rt-jupyter/session``: an ephemeral key for the authenticated user."""
+    """``POST rt-jupyter/session``: an ephemeral key for the authenticated user.
+
+    The body is streamed and capped at :data:`MAX_MINT_BODY` bytes (413 beyond), so a request
+    cannot make the server hold tens of megabytes."""
 
     _answered = False
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._body = bytearray()
+        connection = self.request.connection
+        if isinstance(connection, HTTP1Connection):  # chunked bodies too
+            connection.set_max_body_size(MAX_MINT_BODY)
+        length = self.request.headers.get("Content-Length", "")
+        if self.current_user and length.isdigit() and int(length) > MAX_MINT_BODY:
+            self._answered = True
+            self.extension.record(self.user_name(), "-", "body_too_large", 413)
+            self.set_status(413)
+            self.finish(
+                MintError(
+                    413,
+                    f"The request body is {int(length):,} bytes; a session key request takes at "
+                    f"most {MAX_MINT_BODY:,}.",
+                    code="body_too_large",
+                    hint="Send shorter instructions or fewer tools.",
+                ).to_json()
+            )
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body.extend(chunk)
 
     @web.authenticated
     async def post(self) -> None:
         ext = self.extension
         user = self.user_name()
         model = "-"
+        self.request.body = bytes(self._body)
         try:
             try:
                 body = self.get_json_body()

@@ -538,3 +538,45 @@ def test_kernels_started_by_the_server_need_not_inherit_the_key(
         assert SECRET_KEY not in seen
     else:
         assert seen == repr(SECRET_KEY)
+
+
+# --- the mint endpoint's body: capped, not the 64 MiB Jupyter reads for any request ----------
+
+
+@pytest.mark.parametrize("jp_server_config", [{}], indirect=True)
+def test_a_huge_mint_body_is_refused_before_it_is_read(
+    run: Any, jp_serverapp: Any, jp_base_url: str, http_server_port: Any, http_server_client: Any
+) -> None:
+    """8 MiB announced by Content-Length: 413 with the reason, before the body is read; 8 MiB
+    sent chunked (no length announced): cut off at the cap, nothing minted; the server then
+    mints for a normal request as before."""
+    from rt_jupyter.jupyter.extension import MAX_MINT_BODY
+
+    root, _ = _root(jp_base_url, http_server_port)
+    auth = {"Authorization": f"token {jp_serverapp.identity_provider.token}"}
+    huge = json.dumps({"session": {"instructions": "x" * (8 << 20)}})
+    response = _fetch(run, f"{root}rt-jupyter/session", method="POST", body=huge, headers=auth)
+    assert response.code == 413
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "body_too_large" and f"{MAX_MINT_BODY:,}" in error["message"]
+
+    async def chunked(write: Any) -> None:
+        await write(b'{"session": {"instructions": "')
+        for _ in range(8 << 4):  # 8 MiB in 64 KiB chunks
+            await write(b"x" * (64 << 10))
+        await write(b'"}}')
+
+    try:
+        response = _fetch(
+            run,
+            f"{root}rt-jupyter/session",
+            method="POST",
+            body_producer=chunked,
+            headers=auth,
+            request_timeout=60,
+        )
+        assert response.code != 200
+    except (OSError, tornado.httpclient.HTTPClientError, tornado.iostream.StreamClosedError):
+        pass  # the server hung up at the cap: nothing minted either
+    ok = _fetch(run, f"{root}rt-jupyter/session", method="POST", body="{}", headers=auth)
+    assert ok.code == 200 and json.loads(ok.body)["value"]
