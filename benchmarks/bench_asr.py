@@ -14,8 +14,9 @@ utterances one by one. Measured:
 * **First-transcript latency**: ``input_audio_buffer.commit`` sent → first transcription event
   (``...delta``) received, median and p95.
 
-Not measured here (see the report of issue 14): the set through a WebRTC call with Opus, and
-conversations whose answers keep up (``bench_load``).
+The same set also goes through a WebRTC call (an aiortc peer playing each utterance in real time
+on its 48 kHz Opus microphone track, push to talk) for the word error rate there. Not measured
+here: conversations whose answers keep up (``bench_load``).
 """
 
 from __future__ import annotations
@@ -228,6 +229,44 @@ async def _run_engine(engine: str, utterances: list[Utterance]) -> EngineRun:
     return run
 
 
+async def _run_engine_webrtc(engine: str, utterances: list[Utterance]) -> EngineRun:
+    """The set through a WebRTC call (Opus at 48 kHz, played in real time, push to talk)."""
+    from rt_jupyter.audio import resample
+    from rt_jupyter.local.service import LocalRealtimeService
+    from tests.local.test_webrtc import RATE as RTC_RATE
+    from tests.local.test_webrtc import SK, client, mint_ek
+
+    run = EngineRun(engine)
+    service = LocalRealtimeService(
+        asr=engine, asr_workers=1, voice_engine="espeak", accept_keys=[SK]
+    )
+    async with service, client() as peer:
+        await peer.connect(f"{service.base_url}/realtime/calls", await mint_ek(service))
+        await peer.wait_for("session.created", timeout=30)
+        session = {
+            "type": "realtime",
+            "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}},
+        }
+        peer.send({"type": "session.update", "session": session})
+        await peer.wait_for("session.updated", timeout=30)
+        for u in utterances:
+            after = len(peer.events)
+            peer.send({"type": "input_audio_buffer.clear"})
+            peer.mic.play(resample(u.samples, RATE, RTC_RATE), silence_before=0.2)
+            await asyncio.wait_for(peer.mic.idle.wait(), u.seconds + 30)
+            await asyncio.sleep(0.3)  # the last packets' way through the jitter buffer
+            t0 = time.perf_counter()
+            peer.send({"type": "input_audio_buffer.commit"})
+            done = await peer.wait_for(
+                "conversation.item.input_audio_transcription.completed", timeout=120, after=after
+            )
+            run.first_event_ms.append((time.perf_counter() - t0) * 1000)
+            run.transcripts.append(str(done["transcript"]))
+            run.audio_s += u.seconds
+        service.state.engines.transcriber.close()
+    return run
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -239,6 +278,7 @@ def run(quick: bool = False) -> list[Result]:
     if quick:
         utterances = utterances[::4]
     runs = {e: asyncio.run(_run_engine(e, utterances)) for e in ("pocketsphinx", "whisper")}
+    rtc = {e: asyncio.run(_run_engine_webrtc(e, utterances)) for e in ("pocketsphinx", "whisper")}
     base, ours = runs["pocketsphinx"], runs["whisper"]
     voices = sorted({u.voice for u in utterances})
     per_voice = "; ".join(
@@ -265,6 +305,24 @@ def run(quick: bool = False) -> list[Result]:
             met=ours.wer(utterances) <= 0.05,
             notes=f"{per_voice}; {audio_s:.0f} s of audio; whisper's errors: "
             + (" | ".join(errors[:6]) or "none"),
+        ),
+        Result(
+            GROUP,
+            f"word error rate, WebRTC call with Opus ({n} utterances, {len(voices)} voices)",
+            rtc["whisper"].wer(utterances) * 100,
+            "%",
+            baseline="pocketsphinx",
+            baseline_value=rtc["pocketsphinx"].wer(utterances) * 100,
+            higher_is_better=False,
+            target="whisper ≤ 8 %",
+            met=rtc["whisper"].wer(utterances) <= 0.08,
+            notes="aiortc peer, 48 kHz Opus microphone track played in real time, manual "
+            "commits; "
+            + "; ".join(
+                f"{v}: whisper {rtc['whisper'].wer(utterances, v):.1%}, "
+                f"pocketsphinx {rtc['pocketsphinx'].wer(utterances, v):.1%}"
+                for v in voices
+            ),
         ),
         Result(
             GROUP,
