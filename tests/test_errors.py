@@ -19,6 +19,7 @@ NAMES = [
     "ConfigurationError",
     "ConnectionLostError",
     "KeyMintError",
+    "NotConnectedError",
     "ProtocolError",
     "RealtimeError",
     "ServerError",
