@@ -131,9 +131,11 @@ def _server_extension(report: Report, timeout: float) -> None:
             with urllib.request.urlopen(request, timeout=timeout) as resp:
                 status = json.load(resp)
             mode = status.get("mode") or status.get("upstream") or "?"
+            if status.get("provider") and mode == "remote":
+                mode = f"{mode}, provider: {status['provider']} ({status.get('provider_shape')})"
             report.add(
                 "server extension",
-                "ok",
+                "fail" if status.get("config_error") else "ok",
                 f"{server['url']}rt-jupyter answers (mode: {mode}, dialect: "
                 f"{status.get('dialect', '?')}, key configured: "
                 f"{bool(status.get('key_configured'))})",
@@ -203,6 +205,7 @@ def check(
     protocol warnings a ``session`` or ``widget`` logged."""
     from . import __version__
     from .config import resolve_settings
+    from .errors import ConfigurationError
 
     report = Report()
     report.add(
@@ -210,16 +213,29 @@ def check(
         "info",
         f"{__version__} on Python {platform.python_version()} ({sys.platform})",
     )
-    settings = resolve_settings()
+    try:
+        settings = resolve_settings()
+    except ConfigurationError as exc:
+        report.add("provider", "fail", str(exc))
+        settings = resolve_settings(local=True, provider="openai")
+    else:
+        if settings.local:
+            report.add("provider", "info", "local realtime service (no credential configured)")
+        else:
+            report.add("provider", "ok", settings.describe())
     if settings.key_configured and not settings.local:
-        report.add("API key", "ok", f"configured (value hidden); upstream {settings.base_url}")
+        what = "token provider" if settings.token_provider is not None else "API key"
+        report.add(
+            "API key", "ok", f"{what} configured (value hidden); upstream {settings.base_url}"
+        )
     else:
         report.add(
             "API key",
             "info",
             "not set: rt_jupyter uses its local realtime service (offline, deterministic answers)",
         )
-    report.add("dialect and model", "info", f"{settings.dialect.value}, {settings.model}")
+    dialect = "auto (GA, then beta)" if settings.dialect_auto else settings.dialect.value
+    report.add("dialect and model", "info", f"{dialect}, {settings.model}")
     if engines:
         _engines(report)
     _server_extension(report, timeout)

@@ -7,6 +7,7 @@
     ├── NotConnectedError        nothing is connected yet (also a ``RuntimeError``)
     ├── AuthenticationError      the server refused the key (HTTP 401/403)
     ├── BetaShapeDisabledError   the server no longer accepts the beta dialect
+    ├── ProviderShapeError       the service answers in neither the GA nor the beta shape
     ├── ServerError              the server answered with an ``error`` event
     ├── ProtocolError            a protocol rule was broken (:mod:`rt_jupyter.protocol.errors`)
     ├── ConfigurationError       a wrong argument or setting (also a ``ValueError``)
@@ -28,6 +29,7 @@ __all__ = [
     "KeyMintError",
     "NotConnectedError",
     "ProtocolError",
+    "ProviderShapeError",
     "RealtimeError",
     "ServerError",
     "ToolError",
@@ -44,6 +46,11 @@ class BetaShapeDisabledError(RealtimeError):
 
 class ConnectionLostError(RealtimeError):
     """The connection dropped and could not be restored (or recovery is off)."""
+
+
+class ProviderShapeError(RealtimeError):
+    """``dialect="auto"`` found neither the GA nor the beta shape at the service (the message
+    says what each attempt answered)."""
 
 
 class NotConnectedError(RealtimeError, RuntimeError):

@@ -5,7 +5,7 @@ its settings."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 from ..config import resolve_settings
@@ -13,6 +13,7 @@ from ..core.settings import canonical_settings, session_settings
 from ..core.tools import DEFAULT_TOOL_TIMEOUT, check_tool_timeout, tool_schemas
 from ..errors import ConfigurationError
 from ..protocol import Dialect
+from .probe import find_dialect
 from .session import RealtimeSession, session_type
 
 __all__ = ["connect"]
@@ -44,6 +45,8 @@ def connect(
     model: str | None = None,
     dialect: str | Dialect | None = None,
     local: bool | None = None,
+    provider: str | Mapping[str, Any] | None = None,
+    token_provider: Callable[[], str] | None = None,
     intent: str | None = None,
     tools: Sequence[Any] | None = None,
     tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
@@ -57,9 +60,15 @@ def connect(
     ``async with connect(...) as session``.
 
     Configuration comes from the arguments, then the environment (``OPENAI_API_KEY`` or
-    ``NEW_API_KEY``, ``OPENAI_BASE_URL``, ``RT_JUPYTER_MODEL``, ``RT_JUPYTER_DIALECT``).
+    ``NEW_API_KEY``, ``OPENAI_BASE_URL``, ``RT_JUPYTER_MODEL``, ``RT_JUPYTER_DIALECT``; for Azure
+    ``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``, ``OPENAI_API_VERSION``: see
+    :func:`rt_jupyter.config.resolve_settings`). ``provider``: ``"openai"``, ``"azure"``,
+    ``"gateway"`` or a mapping (``base_url``/``endpoint``, ``api_version``, ``headers``...);
+    ``token_provider``: a callable returning a fresh Entra ID bearer token (e.g. azure-identity's
+    ``get_bearer_token_provider``), asked on each (re)connection.
     **With no key configured it starts an in-process local service** and says so in one line.
-    ``dialect="beta"`` speaks ``OpenAI-Beta: realtime=v1``; ``intent="transcription"`` opens a
+    ``dialect="beta"`` speaks ``OpenAI-Beta: realtime=v1``; ``dialect="auto"`` tries GA, then
+    beta, and says which it chose; ``intent="transcription"`` opens a
     transcription-only session. ``tool_timeout``: seconds each tool call may take (as
     ``VoiceChat(tool_timeout=)``). Other keyword arguments (``instructions``, ``voice``,
     ``turn_detection``, ``output_modalities``, ``input_transcription``...; see the README's API
@@ -94,18 +103,21 @@ def connect(
         raise ConfigurationError(
             f"model={model!r}: use a model name such as 'gpt-realtime' (a string)"
         )
-    try:
-        resolved = resolve_settings(
-            api_key=api_key if isinstance(api_key, str) else None,
-            base_url=base_url,
-            model=model,
-            dialect=dialect,
-            local=local if api_key is None else False,
+    if token_provider is not None and not callable(token_provider):
+        raise TypeError(
+            "token_provider must be a callable returning a bearer token, not "
+            f"{type(token_provider).__name__}"
         )
-    except ConfigurationError:
-        raise
-    except ValueError as exc:  # e.g. an unknown dialect
-        raise ConfigurationError(str(exc)) from None
+    given = api_key is not None or token_provider is not None
+    resolved = resolve_settings(
+        api_key=api_key if isinstance(api_key, str) else None,
+        base_url=base_url,
+        model=model,
+        dialect=dialect,
+        local=local if not given else False,
+        provider=provider,
+        token_provider=token_provider,
+    )
 
     async def factory() -> RealtimeSession:
         nonlocal resolved
@@ -120,7 +132,16 @@ def connect(
             if not quiet:
                 print(endpoint.note)
         else:
-            key = api_key if api_key is not None else str(resolved.api_key)
+            key = api_key if api_key is not None else resolved.secret
+        if resolved.dialect_auto:
+            found = (
+                Dialect.GA
+                if resolved.local
+                else await find_dialect(resolved, key() if callable(key) else key)
+            )
+            resolved = resolved.chosen(found)
+            if not quiet:
+                print(f"rt_jupyter: {resolved.service.host} speaks the {found.value} dialect")
         session = RealtimeSession(
             resolved,
             api_key=key,

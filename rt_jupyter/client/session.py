@@ -26,15 +26,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
-from urllib.parse import urlencode
 
 import numpy.typing as npt
-import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..audio import get_format
-from ..config import Settings
+from ..config import Settings, credential_hint
 from ..core.code import code_blocks, insert_code_block
 from ..core.dispatch import Dispatcher, EventsAPI
 from ..core.replies import PendingReply, Replies
@@ -82,6 +81,35 @@ from .transcription import Transcription, TranscriptionCollector, TranscriptSegm
 __all__ = ["RECOVERABLE_CLOSE_CODES", "RealtimeSession", "TranscriptSegment", "Transcription"]
 
 log = logging.getLogger("rt_jupyter.client")
+
+
+class _NoRedirects(ws_connect):
+    """``websockets.connect`` that follows no redirect: a redirect answers ``InvalidStatus``. (On
+    a cross-origin redirect websockets drops ``Authorization`` but would re-send an ``api-key``
+    or a custom header to the other host.)"""
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
+async def open_websocket(
+    settings: Settings, dialect: Dialect, url: str, key: str
+) -> ClientConnection:
+    """Open a session's WebSocket with the provider's headers for ``dialect``; never follows a
+    redirect (the credential goes to the provider's own URL only)."""
+    if not settings.service.owns(url):
+        raise ConnectionLostError(f"{url} is not at {settings.service.host}: not sending the key")
+    return await _NoRedirects(
+        url,
+        additional_headers=settings.service.request_headers(dialect, key),
+        max_size=None,
+        open_timeout=30,
+        ping_interval=20,
+        ping_timeout=20,
+        compression=None,
+    )
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -140,13 +168,10 @@ class RealtimeSession(EventsAPI):
 
     @property
     def url(self) -> str:
-        """The WebSocket URL this session connects to."""
-        query: dict[str, str] = {}
-        if self.intent == "transcription":
-            query["intent"] = "transcription"
-        else:
-            query["model"] = self.settings.model
-        return f"{self.settings.ws_base_url}/realtime?{urlencode(query)}"
+        """The WebSocket URL this session connects to (the provider's layout)."""
+        return self.settings.service.websocket_url(
+            self.dialect, self.settings.model, intent=self.intent
+        )
 
     @property
     def connected(self) -> bool:
@@ -194,29 +219,19 @@ class RealtimeSession(EventsAPI):
         return self
 
     async def _connect_once(self) -> None:
-        headers = {"Authorization": f"Bearer {self._key()}"}
-        if self.dialect is Dialect.BETA:
-            headers["OpenAI-Beta"] = "realtime=v1"
+        key = self._key()
         try:
-            self._ws = await websockets.connect(
-                self.url,
-                additional_headers=headers,
-                max_size=None,
-                open_timeout=30,
-                ping_interval=20,
-                ping_timeout=20,
-                compression=None,
-            )
+            self._ws = await open_websocket(self.settings, self.dialect, self.url, key)
         except InvalidStatus as exc:
             status = exc.response.status_code
             error = error_from_http(
-                status, bytes(exc.response.body or b""), exc.response.headers, secrets=[self._key()]
+                status, bytes(exc.response.body or b""), exc.response.headers, secrets=[key]
             )
             detail = error["message"] or exc.response.reason_phrase
             if status in (401, 403):
                 raise AuthenticationError(
-                    f"{self.settings.base_url} refused the API key (HTTP {status}: {detail}). "
-                    "Check OPENAI_API_KEY (or pass api_key=...); it is not retried."
+                    f"{self.settings.service.host} refused the credential (HTTP {status}: "
+                    f"{detail}). {credential_hint(self.settings)}; it is not retried."
                 ) from None
             raise ConnectionLostError(f"HTTP {status} from {self.url}: {detail}") from None
         self.conn = RealtimeConnection(

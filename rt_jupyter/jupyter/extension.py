@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -42,10 +43,23 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.http1connection import HTTP1Connection
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode, default, validate
+from traitlets import (
+    Bool,
+    CaselessStrEnum,
+    Dict,
+    Float,
+    Int,
+    List,
+    Unicode,
+    Union,
+    default,
+    validate,
+)
 from traitlets.config import LoggingConfigurable
 
-from ..config import KEY_ENV, resolve_settings
+from ..config import SECRET_ENV, credential_hint, resolve_settings
+from ..errors import ConfigurationError
+from ..protocol import Dialect
 from .mint import (
     AUDIT_LOGGER,
     EXTENSION_ENV,
@@ -103,12 +117,26 @@ class RealtimeExtension(LoggingConfigurable):
         help="Default realtime model. Default: $RT_JUPYTER_MODEL, then gpt-realtime.",
     )
     dialect = CaselessStrEnum(
-        ["ga", "beta"],
+        ["ga", "beta", "auto"],
         default_value=None,
         allow_none=True,
         config=True,
-        help="Protocol dialect of the upstream service: 'ga' (OpenAI today) or 'beta'. Default: "
-        "$RT_JUPYTER_DIALECT, then 'ga'.",
+        help="Protocol dialect of the upstream service: 'ga' (OpenAI today), 'beta', or 'auto' "
+        "(the first mint tries GA, then beta). Default: $RT_JUPYTER_DIALECT, then 'ga' ('beta' "
+        "for Azure's preview API).",
+    )
+    provider = Union(
+        [Unicode(), Dict()],
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="The realtime provider: 'openai', 'azure', 'gateway', or a dict with 'name', "
+        "'base_url'/'endpoint', 'layout' ('openai', 'azure-v1', 'azure-preview'), 'auth' "
+        "('bearer', 'api-key', 'token'), 'api_version', 'headers' (sent upstream, never to "
+        "browsers), 'webrtc_url' or 'region'. Default: $RT_JUPYTER_PROVIDER, else Azure when "
+        "$AZURE_OPENAI_ENDPOINT is set without an OpenAI key, else OpenAI. Azure reads "
+        "$AZURE_OPENAI_ENDPOINT, $AZURE_OPENAI_API_KEY (or an Entra ID token through "
+        "azure-identity), $OPENAI_API_VERSION and $AZURE_OPENAI_REGION.",
     )
     default_session = Dict(
         config=True,
@@ -199,18 +227,26 @@ class RealtimeExtension(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        settings = resolve_settings(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            model=self.model,
-            dialect=self.dialect,
-        )
+        self.config_error = ""
+        try:
+            settings = resolve_settings(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                model=self.model,
+                dialect=self.dialect,
+                provider=self.provider,
+            )
+        except ConfigurationError as exc:  # mints say so; the server still starts
+            self.config_error = str(exc)
+            self.log.error("rt_jupyter: %s", exc)
+            settings = resolve_settings(local=True, provider="openai")
         self._settings = settings
         self._api_key: str | None = settings.api_key
         self.resolved_base_url = settings.base_url
         self.resolved_model = settings.model
         self.resolved_dialect = settings.dialect
         self.local = settings.local
+        self.found_dialect = ""
         hub = self.hub_service_url
         self.hub_url = (os.environ.get(HUB_SERVICE_ENV, "") if hub is None else hub).strip()
         self._hub_token = os.environ.get("JUPYTERHUB_API_TOKEN") or None
@@ -293,7 +329,9 @@ class RealtimeExtension(LoggingConfigurable):
     @property
     def key_configured(self) -> bool:
         """Whether a standard API key is configured (never the key itself)."""
-        return bool(self._api_key)
+        return bool(self._api_key) or (
+            self._settings.token_provider is not None and not self.hub_url
+        )
 
     def check_rate(self, user: str, now: float | None = None) -> None:
         """Count a mint for ``user``; :class:`MintError` 429 beyond ``mint_rate_limit``/minute."""
@@ -320,6 +358,14 @@ class RealtimeExtension(LoggingConfigurable):
         it to the JupyterHub service, which checks it as the Hub user of this server."""
         if self.hub_url:
             return await self.mint_through_hub(body)
+        if self.config_error:
+            raise MintError(
+                500,
+                f"rt_jupyter's provider settings are wrong: {self.config_error}",
+                code="provider_misconfigured",
+                hint="An administrator fixes c.RealtimeExtension.provider or the server's "
+                "environment.",
+            )
         model, session = self.mint_policy.check(body)
         self.check_rate(user)
         if self.local:
@@ -365,18 +411,23 @@ class RealtimeExtension(LoggingConfigurable):
 
     async def mint_upstream(self, model: str, session: dict[str, Any]) -> BrowserToken:
         """Mint a checked ``session`` upstream with the standard key."""
-        assert self._api_key is not None
-        return await mint_remote(
-            base_url=self.resolved_base_url,
-            api_key=self._api_key,
+        token = await mint_remote(
+            settings=self._settings,
             session=session,
             model=model,
-            dialect=self.resolved_dialect,
             ttl=self.ephemeral_ttl,
             timeout=self.upstream_timeout,
-            key_hint="Check the API key configured on the Jupyter server "
-            "(c.RealtimeExtension.api_key, or OPENAI_API_KEY in the server's environment).",
+            key_hint=f"{credential_hint(self._settings)} on the Jupyter server "
+            "(c.RealtimeExtension.api_key or the server's environment).",
         )
+        if self._settings.dialect_auto:  # found out once: later mints go straight there
+            found = Dialect.parse(token.dialect)
+            self._settings = dataclasses.replace(self._settings.chosen(found), dialect_auto=False)
+            self.resolved_dialect = found
+            self.found_dialect = found.value
+            host = self._settings.service.host
+            self.log.info("rt_jupyter: %s speaks the %s dialect", host, found)
+        return token
 
     def record(self, user: str, model: str, outcome: str, status: int) -> None:
         """Count the outcome and write one audit line (never a key)."""
@@ -410,6 +461,10 @@ class RealtimeExtension(LoggingConfigurable):
         out: dict[str, Any] = {
             "mode": self.mode,
             "dialect": self.resolved_dialect.value,
+            "dialect_auto": bool(self._settings.dialect_auto or self.found_dialect),
+            "provider": self._settings.service.name,
+            "provider_shape": self._settings.service.layout.value,
+            "provider_auth": self._settings.service.auth.value,
             "model": self.resolved_model,
             "key_configured": self.key_configured,
             "allowed_models": list(self.allowed_models),
@@ -431,6 +486,8 @@ class RealtimeExtension(LoggingConfigurable):
             }
         else:
             out["upstream_host"] = urlsplit(self.hub_url or self.resolved_base_url).hostname
+        if self.config_error:
+            out["config_error"] = self.config_error
         return out
 
 
@@ -679,7 +736,7 @@ def load_extension(serverapp: Any) -> RealtimeExtension:
     web_app.settings[_SETTINGS_KEY] = ext
     os.environ[EXTENSION_ENV] = "1"  # inherited by the kernels this server starts
     if ext.hide_key_from_kernels:
-        for name in KEY_ENV:  # kernels started from now on do not inherit the key
+        for name in SECRET_ENV:  # kernels started from now on do not inherit the key
             os.environ.pop(name, None)
     handlers: list[Any] = [
         (url_path_join(base_url, "rt-jupyter/session"), SessionHandler),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import scrub
+from ..config import Settings, credential_hint, local_provider, scrub
 from ..errors import KeyMintError
 from ..protocol import Dialect, ProtocolError, validate_session
 from ..protocol.dialects import session_to_beta
@@ -49,7 +49,6 @@ __all__ = [
     "mint_remote",
     "mint_via_hub",
     "scrub",
-    "sdp_url",
 ]
 
 
@@ -293,17 +292,6 @@ def _host(base_url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def sdp_url(base_url: str, dialect: Dialect | str, model: str) -> str:
-    """Where the browser POSTs its SDP offer: GA ``{base}/realtime/calls``, beta
-    ``{base}/realtime?model=…``."""
-    from urllib.parse import quote
-
-    base = base_url.rstrip("/")
-    if Dialect.parse(dialect) is Dialect.BETA:
-        return f"{base}/realtime?model={quote(model, safe='')}"
-    return f"{base}/realtime/calls"
-
-
 def build_session(
     requested: Any,
     *,
@@ -360,7 +348,7 @@ def mint_local(
         expires_at=int(key.expires_at),
         model=model,
         dialect=chosen.value,
-        sdp_url=sdp_url(base_url, chosen, model),
+        sdp_url=local_provider(base_url).sdp_url(chosen, model),
         upstream="local",
     )
 
@@ -427,36 +415,78 @@ def _upstream_error(
     )
 
 
+#: Upstream statuses that mean "not this shape here" when the dialect is found out.
+_NOT_THIS_SHAPE = (400, 404, 405, 410, 422)
+
+
 async def mint_remote(
     *,
-    base_url: str,
-    api_key: str,
+    settings: Settings,
     session: Mapping[str, Any],
     model: str,
-    dialect: Dialect | str,
     ttl: int,
+    dialect: Dialect | None = None,
     timeout: float = 20.0,
-    key_hint: str = "Check the API key configured for rt_jupyter.",
+    key_hint: str | None = None,
 ) -> BrowserToken:
-    """Mint an ephemeral key upstream with tornado's ``AsyncHTTPClient``: GA
-    ``POST {base}/realtime/client_secrets`` or beta ``POST {base}/realtime/sessions``.
+    """Mint an ephemeral key at ``settings``' provider with its credential (its URL layout and
+    auth style: :class:`~rt_jupyter.protocol.providers.Provider`): GA ``POST
+    …/realtime/client_secrets``, beta ``POST …/realtime/sessions``, Azure preview ``POST
+    …/openai/realtimeapi/sessions?api-version=``. With ``settings.dialect_auto`` (and no
+    ``dialect``) GA is tried first, then beta; the token says which answered.
 
-    Raises :class:`MintError`: 401 (key refused, with ``key_hint``), 429, 400 (session refused),
-    502 (unreachable or failing upstream). Messages never contain the key.
+    Raises :class:`MintError`: 401 (credential refused, with ``key_hint``), 429, 400 (session
+    refused), 502 (unreachable or failing upstream, or neither shape). Messages never contain
+    the credential. Redirects are not followed (the credential goes to the provider only).
     """
+    hint = key_hint or credential_hint(settings) + "."
+    if dialect is not None or not settings.dialect_auto:
+        return await _mint_once(
+            settings, session, model, ttl, dialect or settings.dialect, timeout, hint
+        )
+    answers: list[str] = []
+    for chosen in (Dialect.GA, Dialect.BETA):
+        try:
+            return await _mint_once(settings, session, model, ttl, chosen, timeout, hint)
+        except MintError as exc:
+            if exc.code not in ("upstream_rejected", "upstream_error", "upstream_bad_response"):
+                raise
+            answers.append(f"{chosen.value}: {exc}")
+    raise MintError(
+        502,
+        f"The realtime service at {settings.service.host} answered neither the GA nor the beta "
+        f"shape ({'; '.join(answers)}).",
+        code="upstream_shape_unknown",
+        hint="Check the base URL, or set the dialect ('ga' or 'beta') if you know it.",
+    )
+
+
+async def _mint_once(
+    settings: Settings,
+    session: Mapping[str, Any],
+    model: str,
+    ttl: int,
+    dialect: Dialect,
+    timeout: float,
+    key_hint: str,
+) -> BrowserToken:
     from tornado.httpclient import HTTPRequest
 
-    chosen = Dialect.parse(dialect)
-    base = base_url.rstrip("/")
-    host = _host(base)
-    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-    if chosen is Dialect.BETA:
-        url = f"{base}/realtime/sessions"
+    provider = settings.service
+    try:
+        url = provider.mint_url(dialect)
+        sdp = provider.sdp_url(dialect, model)  # before the key is spent: a missing region...
+    except ValueError as exc:
+        raise MintError(500, str(exc), code="provider_misconfigured") from None
+    shape = provider.mint_dialect(dialect)
+    host = provider.host
+    secret = settings.secret()
+    headers = provider.request_headers(shape, secret)
+    headers["Content-Type"] = "application/json"
+    if shape is Dialect.BETA:
         body: dict[str, Any] = session_to_beta({k: v for k, v in session.items() if k != "type"})
         body["model"] = model
-        headers["OpenAI-Beta"] = "realtime=v1"
     else:
-        url = f"{base}/realtime/client_secrets"
         body = {
             "expires_after": {"anchor": "created_at", "seconds": int(ttl)},
             "session": dict(session),
@@ -468,10 +498,11 @@ async def mint_remote(
         body=json.dumps(body),
         connect_timeout=min(timeout, 10.0),
         request_timeout=timeout,
+        follow_redirects=False,
     )
     response = await _fetch(
         request,
-        api_key,
+        secret,
         lambda reason: MintError(
             502,
             f"Could not reach the realtime service at {host} ({reason}). Check the base URL and "
@@ -481,13 +512,13 @@ async def mint_remote(
     )
     if response.code >= 300:
         raise _upstream_error(
-            response.code, response.body or b"", host=host, api_key=api_key, key_hint=key_hint
+            response.code, response.body or b"", host=host, api_key=secret, key_hint=key_hint
         )
     try:
         data = json.loads(response.body or b"")
-        if chosen is Dialect.BETA:
-            secret = data["client_secret"]
-            value, expires_at = str(secret["value"]), int(secret["expires_at"])
+        if shape is Dialect.BETA:
+            client_secret = data["client_secret"]
+            value, expires_at = str(client_secret["value"]), int(client_secret["expires_at"])
             got_model = str(data.get("model") or model)
         else:
             value, expires_at = str(data["value"]), int(data["expires_at"])
@@ -499,12 +530,14 @@ async def mint_remote(
             "not a client secret.",
             code="upstream_bad_response",
         ) from None
+    if provider.layout.value.startswith("azure"):
+        got_model = model  # Azure answers with the model, but calls are made to the deployment
     return BrowserToken(
         value=value,
         expires_at=expires_at,
         model=got_model,
-        dialect=chosen.value,
-        sdp_url=sdp_url(base, chosen, got_model),
+        dialect=dialect.value,
+        sdp_url=provider.sdp_url(dialect, got_model) if got_model != model else sdp,
         upstream="remote",
     )
 
@@ -592,8 +625,12 @@ def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:
     import os
 
     from ..config import resolve_settings
+    from ..errors import ConfigurationError
 
-    settings = resolve_settings()
+    try:
+        settings = resolve_settings()
+    except ConfigurationError as exc:
+        raise MintError(500, str(exc), code="provider_misconfigured") from None
     upstream = "local" if settings.local else "remote"
     requested = body.get("model")
     shown = requested if isinstance(requested, str) and requested else settings.model
@@ -637,16 +674,13 @@ def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:
                 owner=str(endpoint.api_key),
             )
         else:
-            assert settings.api_key is not None
             token = asyncio.run(
                 mint_remote(
-                    base_url=settings.base_url,
-                    api_key=settings.api_key,
+                    settings=settings,
                     session=session,
                     model=model,
-                    dialect=settings.dialect,
                     ttl=600,
-                    key_hint="Check OPENAI_API_KEY in the kernel's environment.",
+                    key_hint=f"{credential_hint(settings)} in the kernel's environment.",
                 )
             )
     except MintError as exc:

@@ -925,7 +925,7 @@ def _bounded_message(text: str) -> str:
     :data:`~rt_jupyter.protocol.errors.MAX_ERROR_MESSAGE_CHARS`."""
     import os
 
-    from ..config import KEY_ENV
+    from ..config import SECRET_ENV
     from ..protocol.errors import bounded
 
-    return bounded(text, [os.environ.get(name) for name in KEY_ENV])
+    return bounded(text, [os.environ.get(name) for name in SECRET_ENV])

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from ..config import Settings, resolve_settings
+from ..config import Settings, local_provider, resolve_settings
 from .handlers import DEFAULT_ALLOWED_ORIGINS
 from .keys import KeyStore
 from .service import LocalRealtimeService
@@ -143,7 +143,14 @@ def resolve_endpoint(
         return Endpoint(settings)
     svc = service()
     return Endpoint(
-        dataclasses.replace(settings, api_key=None, base_url=svc.base_url, local=True),
+        dataclasses.replace(
+            settings,
+            api_key=None,
+            base_url=svc.base_url,
+            provider=local_provider(svc.base_url),
+            token_provider=None,
+            local=True,
+        ),
         keys=svc.keys,
         local_key=local_key,
     )

@@ -11,6 +11,7 @@ import functools
 import importlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,11 @@ class ServiceState:
     )
     faults: Faults | None = None
     on_session: Callable[[LocalSession], None] | None = None
+    #: Azure deployment names the Azure routes accept (``None``: any name).
+    deployments: frozenset[str] | None = None
+    #: Play a gateway that serves the beta shape only: GA mint and call routes answer 404 and
+    #: WebSocket sessions are beta with or without ``OpenAI-Beta``.
+    ga_shape_disabled: bool = False
 
     def session_config(
         self,
@@ -103,6 +109,45 @@ def _bearer(handler: tornado.web.RequestHandler) -> str | None:
     header = handler.request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
+    return None
+
+
+# Azure OpenAI's routes (``azure`` handler argument): "v1" under /openai/v1/realtime, "preview"
+# under /openai/realtime and /openai/realtimeapi/sessions (api-version required, the deployment
+# as the model), "rtc" the preview API's regional WebRTC URL /v1/realtimertc (ephemeral keys).
+# Azure takes the key in an ``api-key`` header, or a bearer token (Entra ID; and the v1 API
+# accepts the key as a bearer token too): learn.microsoft.com azure/ai-foundry/openai/how-to/
+# realtime-audio-websockets ("Connection and authentication") and realtime-audio-webrtc(-legacy).
+_DATED_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+
+
+def _credential(handler: tornado.web.RequestHandler, azure: str | None) -> str | None:
+    """The key a request carries: ``Authorization: Bearer``, or on Azure routes ``api-key``."""
+    if azure is not None:
+        key = handler.request.headers.get("api-key", "").strip()
+        if key:
+            return key
+    return _bearer(handler)
+
+
+def _azure_refusal(
+    handler: tornado.web.RequestHandler, state: ServiceState, azure: str | None, model: Any
+) -> tuple[int, str, str] | None:
+    """Why an Azure route refuses the request (status, message, code), or ``None``: a missing
+    or undated api-version on the preview API, an unknown deployment."""
+    if azure == "preview":
+        version = handler.get_query_argument("api-version", None)
+        if not version:
+            return 400, "Missing required query parameter 'api-version'.", "MissingApiVersion"
+        if not _DATED_VERSION.match(version):
+            return 400, f"Unsupported api-version '{version}'.", "InvalidApiVersion"
+    known = state.deployments
+    if azure is not None and known is not None and isinstance(model, str) and model not in known:
+        return (
+            404,
+            f"The API deployment '{model}' for this resource does not exist.",
+            "DeploymentNotFound",
+        )
     return None
 
 
@@ -202,9 +247,26 @@ def _cors_headers(handler: tornado.web.RequestHandler, state: ServiceState) -> N
 
 class _Base(tornado.web.RequestHandler):
     state: ServiceState
+    azure: str | None = None
 
-    def initialize(self, state: ServiceState) -> None:
+    def initialize(self, state: ServiceState, azure: str | None = None) -> None:
         self.state = state
+        self.azure = azure
+
+    def refuse_azure(self, model: Any = None) -> bool:
+        """Answer an Azure route's refusal (:func:`_azure_refusal`); ``True`` if refused."""
+        refusal = _azure_refusal(self, self.state, self.azure, model)
+        if refusal is None:
+            return False
+        _rest_error(self, refusal[0], refusal[1], code=refusal[2])
+        return True
+
+    def refuse_ga_shape(self) -> bool:
+        """Answer 404 on a GA route of a beta-only service; ``True`` if refused."""
+        if not self.state.ga_shape_disabled:
+            return False
+        _rest_error(self, 404, f"Invalid URL (POST {self.request.path})", code="not_found")
+        return True
 
     def prepare(self) -> None:
         _cors_headers(self, self.state)
@@ -235,7 +297,7 @@ class _Base(tornado.web.RequestHandler):
         try:
             _check_fault_keys(self.state)
             principal = self.state.keys.authenticate(
-                _bearer(self),
+                _credential(self, self.azure),
                 allow_standard=allow_standard and self.state.allow_standard_keys,
                 opening=opening,
             )
@@ -296,11 +358,15 @@ class ClientSecretsHandler(_Base):
     """``POST /v1/realtime/client_secrets`` (GA): mint an ephemeral key for a session."""
 
     def post(self) -> None:
+        if self.refuse_ga_shape() or self.refuse_azure():
+            return
         principal = self.authenticate(standard_only=True)
         if principal is None:
             return
         body = self.json_body(MAX_MINT_BODY)
         if body is None:
+            return
+        if self.refuse_azure((body.get("session") or {}).get("model")):
             return
         try:
             schema_validate(
@@ -333,11 +399,15 @@ class ClientSecretsHandler(_Base):
 class BetaSessionsHandler(_Base):
     """``POST /v1/realtime/sessions`` and ``/transcription_sessions`` (beta): session + key."""
 
-    def initialize(self, state: ServiceState, transcription: bool = False) -> None:
-        super().initialize(state)
+    def initialize(
+        self, state: ServiceState, azure: str | None = None, transcription: bool = False
+    ) -> None:
+        super().initialize(state, azure)
         self.transcription = transcription
 
     def post(self) -> None:
+        if self.refuse_azure():
+            return
         principal = self.authenticate(standard_only=True)
         if principal is None:
             return
@@ -346,6 +416,8 @@ class BetaSessionsHandler(_Base):
             return
         body.pop("client_secret", None)
         model = body.pop("model", None)
+        if self.refuse_azure(model):
+            return
         try:
             from ..protocol.schemas import BETA_TRANSCRIPTION_SESSION
 
@@ -380,6 +452,8 @@ class CallsHandler(_Base):
     ``multipart/form-data`` with ``sdp`` and ``session`` parts and a standard key."""
 
     async def post(self) -> None:
+        if self.refuse_ga_shape() or self.refuse_azure():
+            return
         principal = self.authenticate()
         if principal is None:
             return
@@ -562,8 +636,9 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
 
     state: ServiceState
 
-    def initialize(self, state: ServiceState) -> None:
+    def initialize(self, state: ServiceState, azure: str | None = None) -> None:
         self.state = state
+        self.azure = azure
         self.principal: Principal | None = None
         self.session: LocalSession | None = None
         self.dialect = Dialect.GA
@@ -607,15 +682,29 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
         header = self.request.headers.get("Sec-WebSocket-Protocol", "")
         return [p.strip() for p in header.split(",") if p.strip()]
 
+    def model_argument(self) -> str | None:
+        """The requested model: ``?model=``, or on Azure's preview API ``?deployment=``."""
+        name = "deployment" if self.azure == "preview" else "model"
+        return self.get_query_argument(name, None)
+
     async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self.azure == "rtc":  # the regional WebRTC URL takes SDP offers only
+            self.set_status(405)
+            _json_error(self, 405)
+            return
+        refusal = _azure_refusal(self, self.state, self.azure, self.model_argument())
+        if refusal is not None:
+            _rest_error(self, refusal[0], refusal[1], code=refusal[2])
+            return
         offered = self._offered()
-        key = _bearer(self)
+        key = _credential(self, self.azure)
         for proto in offered:
             if proto.startswith(_KEY_SUBPROTOCOL):
                 key = proto[len(_KEY_SUBPROTOCOL) :]
         beta = (
             self.request.headers.get("OpenAI-Beta", "").replace(" ", "").lower() == "realtime=v1"
             or _BETA_SUBPROTOCOL in offered
+            or self.state.ga_shape_disabled
         )
         call_id = self.get_query_argument("call_id", None)
         origin = self.request.headers.get("Origin")
@@ -696,7 +785,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
         transcription = self.get_query_argument("intent", "") == "transcription"
         config = self.state.session_config(
             self.principal,
-            model=self.get_query_argument("model", None),
+            model=self.model_argument(),
             transcription=transcription,
             dialect=self.dialect,
         )
@@ -743,9 +832,18 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             self.counted = False
 
     async def post(self) -> None:
-        """Beta WebRTC: ``POST /v1/realtime?model=…`` with ``application/sdp``."""
+        """Beta WebRTC: ``POST /v1/realtime?model=…`` (Azure preview: ``POST
+        /v1/realtimertc?model=…``, ephemeral keys only) with ``application/sdp``."""
         handler = _SdpShim(self)
-        principal = handler.authenticate()
+        model = self.get_query_argument("model", None)
+        if self.azure in ("v1", "preview"):  # Azure takes offers at …/calls or the regional URL
+            _rest_error(self, 405, "Send WebRTC offers to the WebRTC URL.", code="not_found")
+            return
+        refusal = _azure_refusal(self, self.state, self.azure, model)
+        if refusal is not None:
+            _rest_error(self, refusal[0], refusal[1], code=refusal[2])
+            return
+        principal = handler.authenticate(allow_standard=self.azure != "rtc")
         if principal is None:
             return
         offer = self.request.body.decode("utf-8", "replace")
@@ -755,7 +853,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             offer,
             Dialect.BETA,
             None,
-            model=self.get_query_argument("model", None),
+            model=model,
         )
 
 
@@ -778,10 +876,24 @@ class _SdpShim:
 
 
 def make_handlers(state: ServiceState, prefix: str = "") -> list[tuple[str, Any, dict[str, Any]]]:
-    """The service's routes under ``prefix`` (e.g. ``/rt-jupyter/local``)."""
+    """The service's routes under ``prefix`` (e.g. ``/rt-jupyter/local``): OpenAI's, and Azure
+    OpenAI's v1 and preview layouts (:mod:`rt_jupyter.protocol.providers`)."""
     p = prefix.rstrip("/")
     kw = {"state": state}
+    v1: dict[str, Any] = {"state": state, "azure": "v1"}
+    preview: dict[str, Any] = {"state": state, "azure": "preview"}
     return [
+        (rf"{p}/openai/v1/realtime/client_secrets", ClientSecretsHandler, v1),
+        (rf"{p}/openai/v1/realtime/calls", CallsHandler, v1),
+        (
+            rf"{p}/openai/v1/realtime/calls/([^/]+)/(hangup|accept|reject|refer)",
+            CallControlHandler,
+            v1,
+        ),
+        (rf"{p}/openai/v1/realtime", RealtimeHandler, v1),
+        (rf"{p}/openai/realtimeapi/sessions", BetaSessionsHandler, preview),
+        (rf"{p}/openai/realtime", RealtimeHandler, preview),
+        (rf"{p}/v1/realtimertc", RealtimeHandler, {"state": state, "azure": "rtc"}),
         (rf"{p}/v1/realtime/client_secrets", ClientSecretsHandler, kw),
         (rf"{p}/v1/realtime/sessions", BetaSessionsHandler, kw),
         (

@@ -46,6 +46,13 @@ class LocalRealtimeService:
     ``"auto"``, ``"whisper"``, ``"pocketsphinx"``), ``asr_model`` (a faster-whisper model name
     or directory), ``asr_workers`` and ``voice_engine`` (``"espeak"``, ``"piper"``, ``"auto"``);
     see :meth:`Engines.default`, which also reads them from the environment.
+
+    It also plays Azure OpenAI (:func:`~rt_jupyter.local.handlers.make_handlers`): the v1 API at
+    :attr:`azure_endpoint` ``/openai/v1/realtime…``, the preview API at ``/openai/realtime`` and
+    ``/openai/realtimeapi/sessions`` (``api-version`` required) with its WebRTC URL
+    :attr:`azure_webrtc_url`; ``api-key`` header or bearer auth; ``deployments``: the deployment
+    names accepted there (default: any). ``ga_shape_disabled`` plays a gateway that serves the
+    beta shape only.
     """
 
     def __init__(
@@ -67,6 +74,8 @@ class LocalRealtimeService:
         asr_model: str | None = None,
         asr_workers: int | None = None,
         voice_engine: str | None = None,
+        deployments: Iterable[str] | None = None,
+        ga_shape_disabled: bool = False,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -95,6 +104,8 @@ class LocalRealtimeService:
             allow_origins=tuple(allow_origins),
             default_model=default_model,
             ice_host=ice_host or host,
+            deployments=None if deployments is None else frozenset(deployments),
+            ga_shape_disabled=ga_shape_disabled,
         )
         self._server: tornado.httpserver.HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +122,16 @@ class LocalRealtimeService:
     def base_url(self) -> str:
         """REST base URL, e.g. ``http://127.0.0.1:8765/v1`` (``OPENAI_BASE_URL``)."""
         return f"{self.http_url}/v1"
+
+    @property
+    def azure_endpoint(self) -> str:
+        """The endpoint an Azure client is given (``AZURE_OPENAI_ENDPOINT``)."""
+        return self.http_url
+
+    @property
+    def azure_webrtc_url(self) -> str:
+        """The stand-in for the preview API's regional WebRTC URL."""
+        return f"{self.http_url}/v1/realtimertc"
 
     @property
     def ws_base_url(self) -> str:

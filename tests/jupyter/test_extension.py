@@ -173,7 +173,10 @@ def test_upstream_beta(run: Any, jp_fetch: Any, upstream: Any) -> None:
     code, body, _ = post_session(run, jp_fetch)
     assert code == 200, body
     assert body["dialect"] == "beta"
-    assert body["sdp_url"] == f"{upstream.base_url}/realtime?model=gpt-realtime"
+    # the beta dialect's default model: the beta API never listed gpt-realtime (issue 15)
+    model = "gpt-4o-realtime-preview-2024-12-17"
+    assert body["model"] == model
+    assert body["sdp_url"] == f"{upstream.base_url}/realtime?model={model}"
 
 
 BAD_KEY = "sk-wrong-key-" + "zyxwvutsrq987654"
