@@ -1,0 +1,77 @@
+"""Fixtures for the provider suites: local services that play OpenAI, Azure (v1 and preview)
+and a beta-only gateway over real sockets, each recording every standard key offered to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from rt_jupyter.local.service import LocalRealtimeService
+from rt_jupyter.local.session import Engines
+
+AZ_KEY = "azure-key-0123456789abcdef"
+OPENAI_KEY = "sk-openai-provider-tests"
+DEPLOYMENT = "my-realtime"
+PREVIEW = "2025-04-01-preview"
+ENV = (
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "OPENAI_API_VERSION",
+    "AZURE_OPENAI_REGION",
+    "AZURE_OPENAI_WEBRTC_URL",
+    "RT_JUPYTER_PROVIDER",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def engines() -> Engines:
+    """The real offline engines (speech in and out), loaded once."""
+    return Engines.default()
+
+
+class Recording:
+    """A key check that records every standard key offered."""
+
+    def __init__(self, *accepted: str) -> None:
+        self.accepted = set(accepted)
+        self.seen: list[str] = []
+
+    def __call__(self, key: str) -> bool:
+        self.seen.append(key)
+        return key in self.accepted
+
+
+def azure_service(engines: Engines, *keys: str, **kw: Any) -> LocalRealtimeService:
+    """A local service playing an Azure resource with one deployment."""
+    return LocalRealtimeService(
+        engines=engines, accept_keys=Recording(*(keys or (AZ_KEY,))), deployments=[DEPLOYMENT], **kw
+    )
+
+
+def seen(service: LocalRealtimeService) -> list[str]:
+    accept = service.state.keys._accept
+    assert isinstance(accept, Recording)
+    return accept.seen
+
+
+@pytest_asyncio.fixture
+async def azure(engines: Engines) -> AsyncIterator[LocalRealtimeService]:
+    async with azure_service(engines) as svc:
+        yield svc
+
+
+@pytest_asyncio.fixture
+async def azure_text() -> AsyncIterator[LocalRealtimeService]:
+    """Azure without the audio engines (text and tool turns)."""
+    async with azure_service(Engines()) as svc:
+        yield svc
