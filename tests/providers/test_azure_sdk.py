@@ -109,9 +109,8 @@ async def test_async_azure_client_audio_turn(azure: LocalRealtimeService) -> Non
     async with _azure(azure).realtime.connect(model=DEPLOYMENT) as conn:
         await _collect(conn, "session.created")
         transcription = {"model": "gpt-4o-mini-transcribe"}
-        await conn.session.update(
-            session={"type": "realtime", "audio": {"input": {"transcription": transcription}}}
-        )
+        session: Any = {"type": "realtime", "audio": {"input": {"transcription": transcription}}}
+        await conn.session.update(session=session)
         await _collect(conn, "session.updated")
         for i in range(0, len(pcm), 9600):
             await conn.input_audio_buffer.append(audio=base64.b64encode(pcm[i : i + 9600]).decode())
