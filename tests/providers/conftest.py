@@ -3,11 +3,15 @@ and a beta-only gateway over real sockets, each recording every standard key off
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
 
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
@@ -75,3 +79,45 @@ async def azure_text() -> AsyncIterator[LocalRealtimeService]:
     """Azure without the audio engines (text and tool turns)."""
     async with azure_service(Engines()) as svc:
         yield svc
+
+
+@contextlib.asynccontextmanager
+async def serving(app: tornado.web.Application) -> AsyncIterator[str]:
+    """``app`` on a loopback port: its ``http://127.0.0.1:PORT``."""
+    server = tornado.httpserver.HTTPServer(app)
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server.add_sockets(sockets)
+    try:
+        yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    finally:
+        server.stop()
+
+
+class _Redirect(tornado.web.RequestHandler):
+    """Answers everything with a 307 to the same path at ``target`` (another origin)."""
+
+    def initialize(self, target: str) -> None:
+        self.target = target
+
+    def get(self) -> None:
+        target = self.target
+        if self.request.headers.get("Upgrade", "").lower() == "websocket":
+            target = target.replace("http://", "ws://", 1)
+        self.redirect(target + (self.request.uri or "/"), status=307)
+
+    post = get
+
+
+@pytest_asyncio.fixture
+async def redirecting(azure_text: LocalRealtimeService) -> AsyncIterator[str]:
+    """An endpoint that redirects every request to ``azure_text``."""
+    app = tornado.web.Application([(r"/.*", _Redirect, {"target": azure_text.azure_endpoint})])
+    async with serving(app) as url:
+        yield url
+
+
+@pytest_asyncio.fixture
+async def nowhere() -> AsyncIterator[str]:
+    """A server that answers 404 to everything (a base URL that is no realtime service)."""
+    async with serving(tornado.web.Application([])) as url:
+        yield url + "/v1"

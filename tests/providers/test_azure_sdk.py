@@ -19,19 +19,9 @@ from rt_jupyter.audio import encode_audio
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 from tests.conformance import validate_server_event
+from tests.local.test_service_sdk import WEATHER_TOOL
 from tests.providers.conftest import AZ_KEY, DEPLOYMENT, PREVIEW, azure_service, seen
 from tests.speech import QUESTION, speech_clip, word_accuracy
-
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 def _azure(svc: LocalRealtimeService, **auth: Any) -> AsyncAzureOpenAI:

@@ -5,14 +5,10 @@ Azure (no key crosses over), a redirecting provider, and ``dialect="auto"``."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import tornado.httpserver
-import tornado.web
 
 from rt_jupyter import ConfigurationError
 from rt_jupyter.client import connect
@@ -158,28 +154,6 @@ async def test_no_key_reaches_the_other_provider(monkeypatch: pytest.MonkeyPatch
         assert seen(azure) == [AZ_KEY]  # the OpenAI key was not tried on Azure
 
 
-class _Redirect(tornado.web.RequestHandler):
-    def initialize(self, target: str) -> None:
-        self.target = target
-
-    def get(self) -> None:
-        self.redirect(self.target + "/openai/v1/realtime?model=" + DEPLOYMENT, status=307)
-
-    post = get
-
-
-@pytest_asyncio.fixture
-async def redirecting(azure_text: LocalRealtimeService) -> AsyncIterator[str]:
-    """An endpoint that redirects everything to ``azure_text`` (another origin)."""
-    target = azure_text.azure_endpoint
-    app = tornado.web.Application([(r"/.*", _Redirect, {"target": target})])
-    server = tornado.httpserver.HTTPServer(app)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server.add_sockets(sockets)
-    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
-    server.stop()
-
-
 async def test_a_redirect_never_carries_the_key_elsewhere(
     azure_text: LocalRealtimeService, redirecting: str
 ) -> None:
@@ -210,14 +184,6 @@ async def test_auto_dialect_finds_ga_then_beta(capsys: pytest.CaptureFixture[str
         assert "speaks the beta dialect" in capsys.readouterr().out
 
 
-async def test_auto_dialect_with_neither_shape_is_a_clear_error(redirecting: str) -> None:
-    app = tornado.web.Application([])  # answers 404 to everything
-    server = tornado.httpserver.HTTPServer(app)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server.add_sockets(sockets)
-    try:
-        url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/v1"
-        with pytest.raises(ProviderShapeError, match=r"neither the GA nor the beta.*HTTP 404"):
-            await connect(api_key="sk-x", base_url=url, dialect="auto")
-    finally:
-        server.stop()
+async def test_auto_dialect_with_neither_shape_is_a_clear_error(nowhere: str) -> None:
+    with pytest.raises(ProviderShapeError, match=r"neither the GA nor the beta.*HTTP 404"):
+        await connect(api_key="sk-x", base_url=nowhere, dialect="auto")

@@ -5,13 +5,7 @@ browser)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
-import tornado.httpserver
-import tornado.netutil
-import tornado.web
 
 from rt_jupyter.config import resolve_settings
 from rt_jupyter.jupyter.mint import MintError, build_session, mint_remote
@@ -84,42 +78,16 @@ async def test_preview_without_a_region_says_what_to_set(
     assert seen(azure_text) == []  # refused before the key was sent anywhere
 
 
-async def test_auto_mint_finds_a_beta_only_gateway_and_neither() -> None:
+async def test_auto_mint_finds_a_beta_only_gateway_and_neither(nowhere: str) -> None:
     async with LocalRealtimeService(engines=Engines(), ga_shape_disabled=True) as gateway:
         settings = resolve_settings(api_key="sk-gw", base_url=gateway.base_url, dialect="auto")
         session = build_session({}, model="m")
         token = await mint_remote(settings=settings, session=session, model="m", ttl=60)
         assert token.dialect == "beta" and token.sdp_url.endswith("/v1/realtime?model=m")
-    app = tornado.web.Application([])
-    server = tornado.httpserver.HTTPServer(app)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server.add_sockets(sockets)
-    try:
-        url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/v1"
-        settings = resolve_settings(api_key="sk-gw", base_url=url, dialect="auto")
-        with pytest.raises(MintError, match="neither the GA nor the beta") as err:
-            await mint_remote(settings=settings, session=session, model="m", ttl=60)
-        assert err.value.code == "upstream_shape_unknown" and "sk-gw" not in str(err.value)
-    finally:
-        server.stop()
-
-
-class _Redirect(tornado.web.RequestHandler):
-    def initialize(self, target: str) -> None:
-        self.target = target
-
-    def post(self) -> None:
-        self.redirect(self.target + "/openai/v1/realtime/client_secrets", status=307)
-
-
-@pytest_asyncio.fixture
-async def redirecting(azure_text: LocalRealtimeService) -> AsyncIterator[str]:
-    app = tornado.web.Application([(r"/.*", _Redirect, {"target": azure_text.azure_endpoint})])
-    server = tornado.httpserver.HTTPServer(app)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server.add_sockets(sockets)
-    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
-    server.stop()
+    settings = resolve_settings(api_key="sk-gw", base_url=nowhere, dialect="auto")
+    with pytest.raises(MintError, match="neither the GA nor the beta") as err:
+        await mint_remote(settings=settings, session=session, model="m", ttl=60)
+    assert err.value.code == "upstream_shape_unknown" and "sk-gw" not in str(err.value)
 
 
 async def test_mint_never_follows_a_redirect_with_the_key(

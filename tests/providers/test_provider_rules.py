@@ -19,21 +19,6 @@ from rt_jupyter.protocol.providers import (
 )
 
 ENDPOINT = "https://res.openai.azure.com"
-AZURE_ENV = (
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_AD_TOKEN",
-    "OPENAI_API_VERSION",
-    "AZURE_OPENAI_REGION",
-    "AZURE_OPENAI_WEBRTC_URL",
-    "RT_JUPYTER_PROVIDER",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in AZURE_ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 def test_openai_layout_urls() -> None:
