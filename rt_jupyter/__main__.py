@@ -49,6 +49,11 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"  REST       {service.base_url}   (OPENAI_BASE_URL)", flush=True)
     print(f"  WebSocket  {service.ws_base_url}/realtime?model=gpt-realtime", flush=True)
     print(f"  WebRTC     POST {service.base_url}/realtime/calls", flush=True)
+    print(
+        f"  Azure      {service.azure_endpoint}   (AZURE_OPENAI_ENDPOINT: /openai/v1/realtime..., "
+        f"or the preview API with OPENAI_API_VERSION; WebRTC {service.azure_webrtc_url})",
+        flush=True,
+    )
     print(f"  keys       {shown}", flush=True)
     print(f"  engines    {service.engines_summary}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)

@@ -1,0 +1,75 @@
+"""The voice widget in JupyterLab with Chromium, the server extension configured for Azure
+OpenAI (``c.RealtimeExtension.provider``) and a local service playing the Azure resource: the
+browser's call goes to the URL the mint answer names (the v1 API's ``/openai/v1/realtime/calls``,
+or the preview API's regional ``/v1/realtimertc``), a spoken turn runs the kernel's tool, and the
+Azure key never reaches the page."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from .conftest import WEATHER_CELL
+from .harness import (
+    FrameLog,
+    connect,
+    kernel_json,
+    notebook,
+    open_notebook,
+    run_all_cells,
+    run_in_kernel,
+    start_lab,
+)
+from .test_voicechat import REPORT, WAIT_FOR_ANSWER
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+DEPLOYMENT = "my-realtime"
+
+
+@pytest.mark.parametrize("shape", ["azure-v1", "azure-preview"])
+def test_voice_turn_through_azure(
+    tmp_path_factory: pytest.TempPathFactory, chromium: Any, shape: str
+) -> None:
+    from rt_jupyter.local.service import LocalRealtimeService
+
+    key = "azure-" + secrets.token_hex(16)
+    offered: list[str] = []
+
+    def accept(candidate: str) -> bool:
+        offered.append(candidate)
+        return candidate == key
+
+    upstream = LocalRealtimeService(accept_keys=accept, deployments=[DEPLOYMENT]).start_in_thread()
+    provider: dict[str, Any] = {"name": "azure", "endpoint": upstream.azure_endpoint}
+    if shape == "azure-preview":
+        provider.update(api_version="2025-04-01-preview", webrtc_url=upstream.azure_webrtc_url)
+    lab = start_lab(
+        tmp_path_factory.mktemp(f"lab-{shape}"),
+        notebooks={"azure.ipynb": notebook(WEATHER_CELL)},
+        extension_config={"provider": provider, "api_key": key, "model": DEPLOYMENT},
+    )
+    frames = FrameLog()
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        page = open_notebook(context, lab, "azure.ipynb", frames)
+        kernel_id = lab.wait_for_kernel()
+        run_all_cells(page)
+        connect(page)
+        kc = lab.kernel_client(kernel_id)
+        run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
+        report = kernel_json(kc, REPORT)
+        assert report["upstream"] == "remote"
+        assert report["dialect"] == ("beta" if shape == "azure-preview" else "ga")
+        assert report["calls"][0].lower() == "paris"
+        assert upstream.keys.open_sessions() == 1
+        assert offered and set(offered) == {key}  # the server's mint only; the page used ek_
+        assert frames.frames and frames.contains("session.created")
+        assert not frames.contains(key)
+        assert key not in lab.log_path.read_text(errors="replace")
+    finally:
+        context.close()
+        lab.stop()
+        upstream.stop_thread()
