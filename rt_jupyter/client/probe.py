@@ -9,8 +9,8 @@ import json
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ..config import Settings, credential_hint
-from ..errors import AuthenticationError, ProviderShapeError
+from ..config import Settings
+from ..errors import ProviderShapeError
 from ..protocol import Dialect
 from ..protocol.errors import bounded
 from ..protocol.providers import session_shape
@@ -21,7 +21,7 @@ __all__ = ["find_dialect"]
 async def _answer(settings: Settings, dialect: Dialect, key: str, timeout: float) -> str:
     """What the service answered a ``dialect`` connection: ``"ok"`` when its ``session.created``
     is in that shape, else a short description."""
-    from .session import open_websocket
+    from .session import open_websocket, refused
 
     url = settings.service.websocket_url(dialect, settings.chosen(dialect).model)
     try:
@@ -29,10 +29,7 @@ async def _answer(settings: Settings, dialect: Dialect, key: str, timeout: float
     except InvalidStatus as exc:
         status = exc.response.status_code
         if status in (401, 403):
-            raise AuthenticationError(
-                f"{settings.service.host} refused the credential (HTTP {status}). "
-                f"{credential_hint(settings)}."
-            ) from None
+            raise refused(settings, status, exc.response.reason_phrase) from None
         return f"HTTP {status}"
     except (OSError, TimeoutError) as exc:
         return type(exc).__name__

@@ -92,6 +92,14 @@ class _NoRedirects(ws_connect):
         return exc
 
 
+def refused(settings: Settings, status: int, detail: str) -> AuthenticationError:
+    """The error for a credential the provider refused (HTTP 401/403): never retried."""
+    return AuthenticationError(
+        f"{settings.base_url} refused the API key (HTTP {status}: {detail}). "
+        f"{credential_hint(settings)}; it is not retried."
+    )
+
+
 async def open_websocket(
     settings: Settings, dialect: Dialect, url: str, key: str
 ) -> ClientConnection:
@@ -229,10 +237,7 @@ class RealtimeSession(EventsAPI):
             )
             detail = error["message"] or exc.response.reason_phrase
             if status in (401, 403):
-                raise AuthenticationError(
-                    f"{self.settings.service.host} refused the credential (HTTP {status}: "
-                    f"{detail}). {credential_hint(self.settings)}; it is not retried."
-                ) from None
+                raise refused(self.settings, status, detail) from None
             raise ConnectionLostError(f"HTTP {status} from {self.url}: {detail}") from None
         self.conn = RealtimeConnection(
             "client", self.dialect, keep_audio=self.conn.conversation.keep_audio
