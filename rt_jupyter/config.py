@@ -43,6 +43,7 @@ from .protocol.providers import (
 __all__ = [
     "DEFAULT_BASE_URL",
     "KEY_ENV",
+    "PROVIDER_ENV",
     "PROVIDER_NAMES",
     "SECRET_ENV",
     "Settings",
@@ -58,6 +59,18 @@ KEY_ENV = ("OPENAI_API_KEY", "NEW_API_KEY")
 #: Every environment variable that may hold a credential (scrubbed from messages, hidden from
 #: kernels by the server extension).
 SECRET_ENV = (*KEY_ENV, "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
+
+#: Every environment variable that picks the provider, its shape or its credential.
+PROVIDER_ENV = (
+    *SECRET_ENV,
+    "OPENAI_BASE_URL",
+    "AZURE_OPENAI_ENDPOINT",
+    "OPENAI_API_VERSION",
+    "AZURE_OPENAI_REGION",
+    "AZURE_OPENAI_WEBRTC_URL",
+    "RT_JUPYTER_PROVIDER",
+    "RT_JUPYTER_DIALECT",
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

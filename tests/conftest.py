@@ -9,20 +9,17 @@ import os
 import pytest
 from hypothesis import settings
 
+from rt_jupyter.config import PROVIDER_ENV
+
 # "ci": derandomized, so a red run is a change in the code, never a new draw; "explore": random
 # seeds, for looking for new bugs (then keep what it finds as an explicit example or a unit test)
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-_SECRET_ENV = (
-    "OPENAI_API_KEY",
-    "NEW_API_KEY",
-    "OPENAI_BASE_URL",
-    "RT_JUPYTER_MODEL",
-    "RT_JUPYTER_DIALECT",
-    "RT_JUPYTER_LOCAL",
-)
+# every provider setting and credential (OpenAI's, a gateway's, Azure's), the model and the
+# local switch
+_SECRET_ENV = (*PROVIDER_ENV, "RT_JUPYTER_MODEL", "RT_JUPYTER_LOCAL")
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ NAMES = [
     "KeyMintError",
     "NotConnectedError",
     "ProtocolError",
+    "ProviderShapeError",
     "RealtimeError",
     "ServerError",
     "ToolError",

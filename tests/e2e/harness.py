@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rt_jupyter.config import PROVIDER_ENV
+
 CHROMIUM = os.environ.get("RT_JUPYTER_CHROMIUM", "/usr/bin/chromium")
 VENV_BIN = Path(sys.executable).parent
-SECRET_ENV = ("OPENAI_API_KEY", "NEW_API_KEY", "OPENAI_BASE_URL", "RT_JUPYTER_DIALECT")
+#: Environment variables a lab or a test server never inherits (no key reaches the lab).
+SECRET_ENV = PROVIDER_ENV
 
 
 def free_port() -> int:

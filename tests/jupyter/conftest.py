@@ -13,12 +13,15 @@ import pytest_jupyter.jupyter_server as _jp_server
 import pytest_jupyter.pytest_tornasync as _jp_tornasync
 from traitlets.config import Config
 
+from rt_jupyter.config import PROVIDER_ENV
+
 for _module in (_jp_core, _jp_tornasync, _jp_server):
     for _name, _value in vars(_module).items():
         if _name.startswith(("jp_", "http_server", "io_loop", "send_request", "echo_kernel")):
             globals()[_name] = _value
 
-SECRET_ENV = ("OPENAI_API_KEY", "NEW_API_KEY", "OPENAI_BASE_URL", "RT_JUPYTER_DIALECT")
+#: Environment variables a lab or a test server never inherits (every provider's).
+SECRET_ENV = PROVIDER_ENV
 
 
 @pytest.fixture(autouse=True)

@@ -21,9 +21,7 @@ DEPLOYMENT = "my-realtime"
 
 
 @pytest.fixture(autouse=True)
-def _forget_extension_marker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION"):
-        monkeypatch.delenv(name, raising=False)
+def _forget_extension_marker() -> Iterator[None]:
     yield
     os.environ.pop("RT_JUPYTER_SERVER_EXTENSION", None)
 

@@ -20,21 +20,6 @@ AZ_KEY = "azure-key-0123456789abcdef"
 OPENAI_KEY = "sk-openai-provider-tests"
 DEPLOYMENT = "my-realtime"
 PREVIEW = "2025-04-01-preview"
-ENV = (
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_AD_TOKEN",
-    "OPENAI_API_VERSION",
-    "AZURE_OPENAI_REGION",
-    "AZURE_OPENAI_WEBRTC_URL",
-    "RT_JUPYTER_PROVIDER",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")
