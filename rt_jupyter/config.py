@@ -271,9 +271,9 @@ def _azure_layout(
         ad_token = _env("AZURE_OPENAI_AD_TOKEN")
         if token_provider is None and ad_token:
             token_provider = lambda: ad_token  # noqa: E731 - a static token, as the SDK reads it
-        if token_provider is None and not local:
+        if token_provider is None and local is None:  # local=False: the caller brings one
             token_provider = _azure_token_provider()
-        if token_provider is None and not local:
+        if token_provider is None and local is None:
             raise ConfigurationError(
                 "provider 'azure' has no credential: set AZURE_OPENAI_API_KEY, or pass "
                 "token_provider=azure.identity.get_bearer_token_provider(DefaultAzureCredential(), "

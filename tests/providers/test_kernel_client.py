@@ -122,6 +122,17 @@ async def test_entra_token_provider_is_asked_for_each_connection(
         assert asked == tokens and seen(svc) == tokens  # a fresh token each time, as a bearer
 
 
+async def test_a_key_callable_is_a_bearer_token_on_azure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rt_jupyter.config._azure_token_provider", lambda: None)
+    async with azure_service(Engines(), "token-from-callable") as svc:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", svc.azure_endpoint)
+        async with connect(
+            provider="azure", api_key=lambda: "token-from-callable", model=DEPLOYMENT
+        ) as session:
+            assert session.connected
+        assert seen(svc) == ["token-from-callable"]
+
+
 async def test_unknown_deployment_and_refused_key_say_so(
     azure_text: LocalRealtimeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
