@@ -24,6 +24,7 @@ def test_public_names() -> None:
         "KeyMintError",
         "NotConnectedError",
         "ProtocolError",
+        "ProviderShapeError",
         "RealtimeError",
         "ServerError",
         "ToolError",
