@@ -70,9 +70,8 @@ async def _health_during_long_reply() -> tuple[float, float]:
     import websockets
 
     from rt_jupyter.local.service import LocalRealtimeService
-    from rt_jupyter.local.session import Engines
 
-    async with LocalRealtimeService(engines=Engines.default()) as svc:
+    async with LocalRealtimeService() as svc:
         health = svc.base_url.removesuffix("/v1") + "/health"
         async with httpx.AsyncClient(timeout=120) as http:
             idle = []

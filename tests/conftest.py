@@ -5,11 +5,16 @@ the same examples on every run (``make test`` is a check, not a search), unless
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 
 from rt_jupyter.config import PROVIDER_ENV
+
+if TYPE_CHECKING:
+    from rt_jupyter.local.session import Engines
 
 # "ci": derandomized, so a red run is a change in the code, never a new draw; "explore": random
 # seeds, for looking for new bugs (then keep what it finds as an explicit example or a unit test)
@@ -39,3 +44,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "soak" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Engines]:
+    """The real offline engines (VAD, the recogniser pool's worker processes, the voice), loaded
+    once for the whole run and stopped at its end. Tests must not change them: build an
+    ``Engines(...)`` of your own from their parts instead."""
+    from rt_jupyter.local.session import Engines
+
+    shared = Engines.default()
+    yield shared
+    shared.close()

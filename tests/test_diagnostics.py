@@ -8,7 +8,6 @@ from rt_jupyter.client import ServerError, connect
 from rt_jupyter.diagnostics import check
 from rt_jupyter.lint import check_incoming
 from rt_jupyter.local.service import LocalRealtimeService
-from rt_jupyter.local.session import Engines
 from rt_jupyter.protocol import Dialect
 
 
@@ -44,7 +43,7 @@ def test_incoming_dialect_mixups_and_unknown_types() -> None:
 
 async def test_session_logs_protocol_warnings() -> None:
     async with (
-        LocalRealtimeService(engines=Engines.default()) as svc,
+        LocalRealtimeService() as svc,
         connect(api_key="sk-lint", base_url=svc.base_url) as session,
     ):
         await session.cancel()

@@ -14,11 +14,6 @@ from rt_jupyter.local.session import Engines
 from tests.speech import speech_clip
 
 
-@pytest.fixture(scope="module")
-def engines() -> Engines:
-    return Engines.default()
-
-
 async def test_record_replay_sweep_and_plots(engines: Engines, tmp_path: Path) -> None:
     async with LocalRealtimeService(engines=engines) as svc:
         target: dict[str, Any] = {"api_key": "sk-rec", "base_url": svc.base_url}

@@ -206,6 +206,10 @@ class LocalRealtimeService:
             with contextlib.suppress(Exception):
                 await self._server.close_all_connections()
             self._server = None
+        if self._engines is None and self.state.engines.voice is not None:
+            # the engines this service loaded (its recogniser processes): a restart loads anew
+            self.state.engines.close()
+            self.state.engines = Engines()
 
     async def __aenter__(self) -> LocalRealtimeService:
         return await self.start()

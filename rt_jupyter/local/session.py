@@ -164,6 +164,13 @@ class Engines:
             turn_detector_factory=turn_detector,
         )
 
+    def close(self) -> None:
+        """Stop what holds processes or threads (the recogniser pool). Engines passed to several
+        services are closed by their owner, once."""
+        close = getattr(self.transcriber, "close", None)
+        if callable(close):
+            close()
+
 
 #: The voice engines: eSpeak NG, Piper (eSpeak NG for the voices it lacks), or Piper if it loads.
 VOICE_ENGINES = ("espeak", "piper", "auto")

@@ -31,11 +31,6 @@ KEY = "sk-client-tests"
 DIALECTS = ["ga", "beta"]
 
 
-@pytest.fixture(scope="session")
-def engines() -> Engines:
-    return Engines.default()
-
-
 @pytest_asyncio.fixture
 async def service(engines: Engines) -> AsyncIterator[LocalRealtimeService]:
     async with LocalRealtimeService(engines=engines) as svc:

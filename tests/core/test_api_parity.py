@@ -385,11 +385,6 @@ def chat() -> Iterator[VoiceChat]:
     widget.close()
 
 
-@pytest.fixture(scope="module")
-def engines() -> Engines:
-    return Engines.default()
-
-
 @pytest_asyncio.fixture
 async def service(engines: Engines) -> AsyncIterator[LocalRealtimeService]:
     async with LocalRealtimeService(engines=engines) as svc:

@@ -21,11 +21,6 @@ DIALECTS = ["ga", "beta"]
 NAMES = ["response.text.delta", "response.output_text.delta"]
 
 
-@pytest.fixture(scope="module")
-def engines() -> Engines:
-    return Engines.default()
-
-
 @pytest_asyncio.fixture
 async def service(engines: Engines) -> AsyncIterator[LocalRealtimeService]:
     async with LocalRealtimeService(engines=engines) as svc:

@@ -38,11 +38,6 @@ def test_add_usage_sums_and_leaves_its_input_alone() -> None:
     assert odd["total_tokens"] == 0 and odd["output_tokens"] == 2 and odd["responses"] == 1
 
 
-@pytest.fixture(scope="module")
-def engines() -> Engines:
-    return Engines.default()
-
-
 @pytest_asyncio.fixture
 async def service(engines: Engines) -> AsyncIterator[LocalRealtimeService]:
     async with LocalRealtimeService(engines=engines) as svc:

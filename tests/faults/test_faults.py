@@ -65,12 +65,6 @@ Turn = tuple[str, str, str | None, str]  # (item id, type, role, text)
 # --- fixtures and helpers ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def engines() -> Engines:
-    """The real offline engines (VAD, speech recognition in its worker process, espeak-ng)."""
-    return Engines.default()
-
-
 @pytest_asyncio.fixture
 async def service(engines: Engines) -> AsyncIterator[LocalRealtimeService]:
     async with LocalRealtimeService(engines=engines) as svc:

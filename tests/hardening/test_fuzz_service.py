@@ -184,9 +184,9 @@ def text_service() -> Iterator[tuple[LocalRealtimeService, ServiceLog]]:
 
 
 @pytest.fixture(scope="module")
-def engines_service() -> Iterator[tuple[LocalRealtimeService, ServiceLog]]:
+def engines_service(engines: Engines) -> Iterator[tuple[LocalRealtimeService, ServiceLog]]:
     """The service with its real offline engines (VAD, speech recognition, voice)."""
-    with _service(Engines.default()) as pair:
+    with _service(engines) as pair:
         yield pair
 
 

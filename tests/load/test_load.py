@@ -126,10 +126,10 @@ class SlowTranscriber:
         return "hello there"
 
 
-async def test_barge_in_while_transcribing_keeps_the_session_answering() -> None:
+async def test_barge_in_while_transcribing_keeps_the_session_answering(engines: Engines) -> None:
     from tests.speech import speech_samples
 
-    base = Engines.default()
+    base = engines
     engines = Engines(
         voice=base.voice,
         transcriber=SlowTranscriber(1.0),

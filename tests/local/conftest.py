@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 import websockets
 
@@ -15,12 +14,6 @@ from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 
 KEY = "sk-test-local-service"
-
-
-@pytest.fixture(scope="session")
-def engines() -> Engines:
-    """The real offline engines, loaded once per test session."""
-    return Engines.default()
 
 
 @pytest_asyncio.fixture

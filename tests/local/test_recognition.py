@@ -169,10 +169,18 @@ def test_named_models_and_bad_settings(tmp_path: Path) -> None:
 def test_the_pool_runs_one_process_per_worker() -> None:
     """Two workers: two recogniser processes, utterances spread over both, all transcribed."""
     assert default_workers() == max(1, (psutil.cpu_count() or 1) - 1)
+
+    def recognisers() -> set[int]:
+        return {
+            c.pid
+            for c in psutil.Process().children()
+            if "rt_jupyter.local.asr_pool" in " ".join(c.cmdline())
+        }
+
+    others = recognisers()  # other pools of this test run (the shared engines')
     pool = ProcessTranscriber(workers=2, cpu_threads=1)
     try:
-        children = psutil.Process().children()
-        workers = [c for c in children if "rt_jupyter.local.asr_pool" in " ".join(c.cmdline())]
+        workers = [psutil.Process(pid) for pid in recognisers() - others]
         assert len(workers) == 2
         before = {w.pid: w.cpu_times().user + w.cpu_times().system for w in workers}
         samples = speech_samples(QUESTION, RATE, tail_silence_ms=300)
@@ -183,6 +191,26 @@ def test_the_pool_runs_one_process_per_worker() -> None:
         assert all(u > 0 for u in used), used  # each worker decoded something
     finally:
         pool.close()
+    gone = psutil.wait_procs(workers, timeout=30)[1]
+    assert not gone, gone  # closing the pool ends its processes
+
+
+async def test_a_service_stops_the_recognisers_it_started() -> None:
+    """A service that loaded its own engines ends their worker processes when it stops (one
+    that was given engines leaves them to their owner)."""
+
+    def recognisers() -> set[int]:
+        return {
+            c.pid
+            for c in psutil.Process().children()
+            if "rt_jupyter.local.asr_pool" in " ".join(c.cmdline())
+        }
+
+    before = recognisers()
+    async with LocalRealtimeService(asr_workers=1):
+        started = recognisers() - before
+        assert len(started) == 1
+    assert not recognisers() & started  # ended (and reaped) when the service stopped
 
 
 # --- through the service ----------------------------------------------------------------------
@@ -303,7 +331,6 @@ async def test_settings_choose_pocketsphinx(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "1")
     async with LocalRealtimeService(asr="pocketsphinx") as svc:
         assert svc.engines_summary == "recognition pocketsphinx (1 worker), voice EspeakVoice"
-        svc.state.engines.transcriber.close()
     monkeypatch.setenv("RT_JUPYTER_ASR", "pocketsphinx")
     engines = Engines.default()
     try:
@@ -311,7 +338,7 @@ async def test_settings_choose_pocketsphinx(monkeypatch: pytest.MonkeyPatch) -> 
         text = engines.transcriber.transcribe(speech_samples(QUESTION, RATE), RATE).text
         assert word_accuracy(QUESTION, text) >= 0.5, text
     finally:
-        engines.transcriber.close()
+        engines.close()
     monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "many")
     with pytest.raises(ValueError, match="RT_JUPYTER_ASR_WORKERS must be a whole number"):
         Engines.default()

@@ -100,7 +100,7 @@ def test_load_voice_choices_and_fallback(
 def piper_engines() -> Iterator[Engines]:
     engines = Engines.default(voice_engine="piper", asr_workers=1)
     yield engines
-    engines.transcriber.close()
+    engines.close()
 
 
 @pytest_asyncio.fixture
