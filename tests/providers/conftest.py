@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 import tornado.httpserver
 import tornado.netutil
@@ -20,12 +19,6 @@ AZ_KEY = "azure-key-0123456789abcdef"
 OPENAI_KEY = "sk-openai-provider-tests"
 DEPLOYMENT = "my-realtime"
 PREVIEW = "2025-04-01-preview"
-
-
-@pytest.fixture(scope="session")
-def engines() -> Engines:
-    """The real offline engines (speech in and out), loaded once."""
-    return Engines.default()
 
 
 class Recording:
