@@ -37,9 +37,9 @@ class _ManyWords:
         self.n = n
 
     def respond(self, items: Sequence[Any], **_: Any) -> Any:
-        from rt_jupyter.local.engines.responder import Reply
+        from rt_jupyter.local.engines.responder import Answer
 
-        return Reply(text=" ".join(f"w{i}" for i in range(self.n)))
+        return Answer(text=" ".join(f"w{i}" for i in range(self.n)))
 
 
 async def _record_stream(n_events: int) -> list[str]:

@@ -38,7 +38,7 @@ from ..protocol import (
 )
 from ..protocol.conversation import Item
 from ..protocol.formats import AUDIO_FORMATS, BYTES_PER_MS, PCM16
-from .engines.responder import ContextItem, EchoResponder, Reply, Responder
+from .engines.responder import Answer, ContextItem, EchoResponder, Responder
 from .engines.vad import SileroStream
 from .vad_scheduler import VadScheduler
 
@@ -753,10 +753,10 @@ class LocalSession:
         )
         try:
             if isinstance(responder, EchoResponder):
-                reply: Reply = decide()  # instant and pure: no thread hop
+                answer: Answer = decide()  # instant and pure: no thread hop
             else:  # may block (a network call): keep the event loop free
                 loop = asyncio.get_running_loop()
-                reply = await loop.run_in_executor(self.options.executor, decide)
+                answer = await loop.run_in_executor(self.options.executor, decide)
         except Exception as exc:  # the response fails; the session goes on
             log.exception("the responder failed")
             error = {
@@ -768,7 +768,7 @@ class LocalSession:
             self._emit([rate_limits_updated()])
             return
         status, reason = "completed", None
-        text = reply.text
+        text = answer.text
         limit = builder.config.get("max_output_tokens", "inf")
         if isinstance(limit, int) and len(text) > limit * 4:
             text, status, reason = text[: limit * 4], "incomplete", "max_output_tokens"
@@ -782,7 +782,7 @@ class LocalSession:
                     await asyncio.sleep(0)
             self._emit(builder.end_message())
         if status == "completed":
-            for call in reply.tool_calls:
+            for call in answer.tool_calls:
                 self._emit(builder.function_call(call.name, call.arguments))
         in_text = sum(len(c.text) for c in context)
         in_audio = sum(c.audio_ms for c in context)

@@ -21,7 +21,7 @@ from rt_jupyter.client import (
     connect,
     connect_sync,
 )
-from rt_jupyter.local.engines.responder import ContextItem, EchoResponder, Reply
+from rt_jupyter.local.engines.responder import Answer, ContextItem, EchoResponder
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 from rt_jupyter.log import EventLog
@@ -194,7 +194,7 @@ async def test_transcription_only_session(service: LocalRealtimeService) -> None
 class SlowResponder(EchoResponder):
     """Long answers (so there is time to cancel), otherwise the echo responder."""
 
-    def respond(self, items: Sequence[ContextItem], **kwargs: Any) -> Reply:
+    def respond(self, items: Sequence[ContextItem], **kwargs: Any) -> Answer:
         reply = super().respond(items, **kwargs)
         if reply.text.startswith("You said: talk"):
             reply.text = " ".join(["blah"] * 4000)

@@ -44,7 +44,7 @@ from rt_jupyter.client import (
     RealtimeSession,
     connect,
 )
-from rt_jupyter.local.engines.responder import ContextItem, EchoResponder, Reply, _brief
+from rt_jupyter.local.engines.responder import Answer, ContextItem, EchoResponder, _brief
 from rt_jupyter.local.faults import Faults
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
@@ -124,7 +124,7 @@ class SlowFor:
         self.delay = delay
         self.echo = EchoResponder()
 
-    def respond(self, items: Sequence[ContextItem], **kwargs: Any) -> Reply:
+    def respond(self, items: Sequence[ContextItem], **kwargs: Any) -> Answer:
         if items and self.marker in items[-1].text:
             time.sleep(self.delay)
         return self.echo.respond(items, **kwargs)

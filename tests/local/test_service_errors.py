@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 
-from rt_jupyter.local.engines.responder import ContextItem, Reply
+from rt_jupyter.local.engines.responder import Answer, ContextItem
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 from tests.conformance import validate_server_event
@@ -173,8 +173,8 @@ async def test_beta_dialect_errors(service: LocalRealtimeService) -> None:
 class LongResponder:
     """Answers with many words, so a response stays active long enough to overlap."""
 
-    def respond(self, items: Sequence[ContextItem], **_: Any) -> Reply:
-        return Reply(text=" ".join(["word"] * 3000))
+    def respond(self, items: Sequence[ContextItem], **_: Any) -> Answer:
+        return Answer(text=" ".join(["word"] * 3000))
 
 
 async def test_active_response_conflict_and_cancel() -> None:

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "Answer",
     "ChatCompletionsResponder",
     "ContextItem",
     "EchoResponder",
-    "Reply",
     "Responder",
     "ToolCall",
 ]
@@ -58,7 +58,7 @@ class ToolCall:
 
 
 @dataclass
-class Reply:
+class Answer:
     """What to answer: text (spoken or written) and/or function calls."""
 
     text: str = ""
@@ -75,8 +75,8 @@ class Responder(Protocol):
         instructions: str = "",
         tools: Sequence[Mapping[str, Any]] = (),
         tool_choice: Any = "auto",
-    ) -> Reply:
-        """The reply to the conversation so far."""
+    ) -> Answer:
+        """The answer to the conversation so far."""
         ...
 
 
@@ -244,10 +244,10 @@ class EchoResponder:
         instructions: str = "",
         tools: Sequence[Mapping[str, Any]] = (),
         tool_choice: Any = "auto",
-    ) -> Reply:
+    ) -> Answer:
         last = items[-1] if items else None
         if last is not None and last.role == "tool":
-            return Reply(text=f"The {last.name or 'tool'} tool returned: {last.text}.")
+            return Answer(text=f"The {last.name or 'tool'} tool returned: {last.text}.")
         user = next((i for i in reversed(items) if i.role == "user"), None)
         heard = user.text.strip() if user else ""
         words = _words(heard)
@@ -262,19 +262,19 @@ class EchoResponder:
             if chosen is not None:
                 schema = chosen.get("parameters") or {}
                 args = fill_arguments(schema, heard, str(chosen["name"]))
-                return Reply(tool_calls=[ToolCall(str(chosen["name"]), args)])
+                return Answer(tool_calls=[ToolCall(str(chosen["name"]), args)])
         if user is None:
-            return Reply(text="Hello! I am the rt_jupyter local service. Say something.")
+            return Answer(text="Hello! I am the rt_jupyter local service. Say something.")
         if not heard:
             seconds = user.audio_ms / 1000
-            return Reply(text=f"I heard {seconds:.1f} seconds of audio.")
+            return Answer(text=f"I heard {seconds:.1f} seconds of audio.")
         lowered = instructions.lower()
         language = next((lang for lang in _LANGUAGES if lang in lowered), None)
         if "translat" in lowered and language:
-            return Reply(text=f"In {language.capitalize()}: {_brief(heard)}.")
+            return Answer(text=f"In {language.capitalize()}: {_brief(heard)}.")
         if any(w in words for w in _CODE_WORDS):
-            return Reply(text=f"Here is code for: {_brief(heard)}.\n\n{_code_for(heard)}")
-        return Reply(text=f"You said: {_brief(heard)}.")
+            return Answer(text=f"Here is code for: {_brief(heard)}.\n\n{_code_for(heard)}")
+        return Answer(text=f"You said: {_brief(heard)}.")
 
 
 class ChatCompletionsResponder:
@@ -295,7 +295,7 @@ class ChatCompletionsResponder:
         instructions: str = "",
         tools: Sequence[Mapping[str, Any]] = (),
         tool_choice: Any = "auto",
-    ) -> Reply:
+    ) -> Answer:
         import urllib.request
 
         messages: list[dict[str, Any]] = []
@@ -345,4 +345,4 @@ class ChatCompletionsResponder:
             ToolCall(c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"))
             for c in message.get("tool_calls") or []
         ]
-        return Reply(text=message.get("content") or "", tool_calls=calls)
+        return Answer(text=message.get("content") or "", tool_calls=calls)
