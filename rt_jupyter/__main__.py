@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import secrets
-import signal
 import sys
+
+from ._cli import until_stopped
 
 
 def _accepted_keys(args: argparse.Namespace) -> tuple[list[str] | None, str]:
@@ -57,12 +57,7 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"  keys       {shown}", flush=True)
     print(f"  engines    {service.engines_summary}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_stopped()
     print("stopping...", flush=True)
     await service.stop()
     print("stopped.", flush=True)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from .._cli import until_stopped
 
 __all__ = ["add_parser", "main", "run"]
 
@@ -109,12 +109,7 @@ async def _serve(args: argparse.Namespace) -> int:
         _safe_url(minter.store.url),
         urlsplit(minter.ext.resolved_base_url).hostname,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_stopped()
     server.stop()
     minter.store.close()
     return 0
