@@ -150,7 +150,9 @@ async def test_transcript_and_usage(session_log: EventLog) -> None:
         costs["text_in"] + costs["audio_in"] + costs["text_out"] + costs["audio_out"]
         == costs["total"]
     ).all()
-    cheap = frames.usage(session_log, prices={"gpt-realtime": {"text_in": 0.0}})
+    # the session's own model (the beta dialect's default is gpt-4o-realtime-preview-...)
+    model = next(r.event["session"]["model"] for r in session_log if r.kind == "session.created")
+    cheap = frames.usage(session_log, prices={model: {"text_in": 0.0}})
     assert (cheap["cost_usd"] < costs["cost_usd"]).any()
     summary = frames.latency(session_log)
     assert "end of speech → first audio" in summary["latency"].tolist()
