@@ -97,7 +97,7 @@ def progress_bar(seconds: float, progress: bool | None) -> Any:
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
     return tqdm(
-        total=round(seconds, 2),
+        total=seconds,  # not rounded: the updates add up to exactly this
         unit="s",
         desc="sending audio",
         bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s",
