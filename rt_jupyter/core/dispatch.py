@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -74,6 +75,10 @@ class Dispatcher:
         self._spawn = spawn
         self._closed: BaseException | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        # a waiter looks at earlier events and registers under this lock, and dispatch matches
+        # waiters under it: an event logged, then dispatched from another thread (the widget's
+        # comm handler) in between, is found one way or the other, never lost
+        self._lock = threading.Lock()
 
     # --- callbacks -------------------------------------------------------------------------------
 
@@ -116,19 +121,21 @@ class Dispatcher:
         wanted = normalize(kind)
         if predicate is not None and not callable(predicate):
             raise TypeError(f"predicate must be a callable, not {type(predicate).__name__}")
-        for event in earlier:
-            if _matches(wanted, event) and (predicate is None or predicate(event)):
-                return event
-        if self._closed is not None:
-            raise self._closed
         loop = asyncio.get_running_loop()
         waiter = _Waiter(wanted, predicate, loop.create_future(), loop)
-        self._waiters.append(waiter)
+        with self._lock:
+            for event in earlier:
+                if _matches(wanted, event) and (predicate is None or predicate(event)):
+                    return event
+            if self._closed is not None:
+                raise self._closed
+            self._waiters.append(waiter)
         try:
             return await asyncio.wait_for(waiter.future, timeout)
         finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
 
     # --- iterating -------------------------------------------------------------------------------
 
@@ -165,6 +172,13 @@ class Dispatcher:
                     self._on_error(callback, event, exc)
                 else:
                     log.exception("callback %r failed on %s", callback, event.type)
+        with self._lock:  # (not skipped when no waiter is seen: one may be registering)
+            if self._waiters:
+                self._match_waiters(event)
+        for queue, loop in self._queues:
+            _put(queue, loop, event)
+
+    def _match_waiters(self, event: Event) -> None:
         for waiter in list(self._waiters):
             if waiter.future.done() or not _matches(waiter.kind, event):
                 continue
@@ -177,15 +191,14 @@ class Dispatcher:
             if matched:
                 self._waiters.remove(waiter)
                 _settle(waiter, event=event)
-        for queue, loop in self._queues:
-            _put(queue, loop, event)
 
     def fail_waiters(self, error: BaseException) -> None:
         """Make the waiters pending now fail with ``error`` (later ones wait as usual: the widget's
         call failed, and the user may connect again)."""
-        for waiter in self._waiters:
+        with self._lock:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
             _settle(waiter, exc=error)
-        self._waiters.clear()
 
     def close(self, error: BaseException | None = None) -> None:
         """End the async iterators; with ``error``, waiters (now and later) fail with it."""

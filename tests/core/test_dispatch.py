@@ -176,3 +176,23 @@ def test_events_since_reads_received_events_of_a_kind_from_the_log() -> None:
     deltas = [e.get("delta") for e in events_since(log, 0, "response.text.delta")]
     assert deltas == ["a", "b"]
     assert [e.kind for e in events_since(log, 2)] == ["response.done", "response.output_text.delta"]
+
+
+async def test_an_event_dispatched_from_another_thread_while_a_wait_starts_is_not_lost() -> None:
+    """The widget's comm handler may log and dispatch an event on another thread just as a
+    ``wait_for`` has looked at the events so far and not yet registered: the event must reach
+    the waiter (here the other thread dispatches right when the look at earlier events ends)."""
+    dispatcher = Dispatcher()
+    late = ev("rate_limits.updated", event_id="late", rate_limits=[])
+    other: list[threading.Thread] = []
+
+    def earlier() -> Any:
+        yield ev("response.done", event_id="old", response={})
+        thread = threading.Thread(target=dispatcher.dispatch, args=(late,))
+        thread.start()
+        thread.join(0.5)  # done at once, unless the dispatch waits for the registration
+        other.append(thread)
+
+    found = await dispatcher.wait_for("rate_limits.updated", timeout=10, earlier=earlier())
+    assert found is late
+    other[0].join(10)

@@ -124,13 +124,12 @@ async def _settled(door: Any, mark: int) -> None:
     """Wait until each ``response.done`` since ``mark`` has its ``rate_limits.updated`` (sent
     after it), so the next turn's events start with the next turn."""
     while True:
-        rows = [r for r in list(door.log)[mark:] if r.direction == "in"]
+        length = len(door.log)  # once: the widget may log events from another thread meanwhile
+        rows = [r for r in list(door.log)[mark:length] if r.direction == "in"]
         done = sum(1 for r in rows if r.kind == "response.done")
         if sum(1 for r in rows if r.kind == "rate_limits.updated") >= done:
             return
-        await door.wait_for(
-            "rate_limits.updated", since=mark + len(list(door.log)[mark:]), timeout=TURN_TIMEOUT
-        )
+        await door.wait_for("rate_limits.updated", since=length, timeout=TURN_TIMEOUT)
 
 
 def _set_tool_timeout(door: Any, value: Any) -> None:
