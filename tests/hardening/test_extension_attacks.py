@@ -495,8 +495,10 @@ def key_in_server_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
 
 
-def _key_seen_by_a_new_kernel(run: Any, jp_fetch: Any, jp_serverapp: Any) -> str:
-    """Start a real kernel through ``/api/kernels`` and have it print its OPENAI_API_KEY."""
+def _key_seen_by_a_new_kernel(
+    run: Any, jp_fetch: Any, jp_serverapp: Any, name: str = "OPENAI_API_KEY"
+) -> str:
+    """Start a real kernel through ``/api/kernels`` and have it print its variable ``name``."""
     response = run(jp_fetch("api", "kernels", method="POST", body="{}"))
     kernel_id = json.loads(response.body)["id"]
     client = jp_serverapp.kernel_manager.get_kernel(kernel_id).blocking_client()
@@ -505,7 +507,7 @@ def _key_seen_by_a_new_kernel(run: Any, jp_fetch: Any, jp_serverapp: Any) -> str
         client.start_channels()
         client.wait_for_ready(timeout=120)
         client.execute_interactive(
-            "import os; print(repr(os.environ.get('OPENAI_API_KEY')))",
+            f"import os; print(repr(os.environ.get({name!r})))",
             timeout=120,
             output_hook=lambda msg: out.append(msg["content"].get("text", "")),
         )
@@ -538,6 +540,40 @@ def test_kernels_started_by_the_server_need_not_inherit_the_key(
         assert SECRET_KEY not in seen
     else:
         assert seen == repr(SECRET_KEY)
+
+
+AZURE_KEY = "azure-" + "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def azure_key_in_server_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Azure deployment's credentials in the Jupyter server's environment."""
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example-resource.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", AZURE_KEY)
+    monkeypatch.setenv("RT_JUPYTER_MODEL", "my-realtime-deployment")
+
+
+@pytest.mark.parametrize(
+    ("jp_server_config", "hidden"),
+    [({"hide_key_from_kernels": True}, True), ({}, False)],
+    indirect=["jp_server_config"],
+)
+def test_kernels_need_not_inherit_an_azure_key_either(
+    azure_key_in_server_environment: None,
+    jp_serverapp: Any,
+    run: Any,
+    jp_fetch: Any,
+    hidden: bool,
+) -> None:
+    """The same for Azure's AZURE_OPENAI_API_KEY: hidden from kernels with
+    ``hide_key_from_kernels`` (the extension keeps it for its mints), inherited by default."""
+    seen = _key_seen_by_a_new_kernel(run, jp_fetch, jp_serverapp, "AZURE_OPENAI_API_KEY")
+    ext = jp_serverapp.web_app.settings["rt_jupyter_extension"]
+    assert ext._api_key == AZURE_KEY and not ext.local  # it still mints with the key
+    if hidden:
+        assert seen == "None", seen
+    else:
+        assert seen == repr(AZURE_KEY)
 
 
 # --- the mint endpoint's body: capped, not the 64 MiB Jupyter reads for any request ----------
