@@ -61,6 +61,7 @@ from ..protocol import (
     RemoteProtocolError,
     build,
     function_call_output_item,
+    function_calls,
     ids,
     user_text_item,
 )
@@ -432,10 +433,10 @@ class RealtimeSession(EventsAPI):
         response = event.get("response") or {}
         if isinstance(response.get("usage"), Mapping):
             self._usage = add_usage(self._usage, response["usage"])
-        calls = self._replies.done(event, t, self.conn.conversation)
-        if calls is None:
+        if not self._replies.done(event, t, self.conn.conversation):
             return
         rid = str(response.get("id"))
+        calls = function_calls(response)
         if not self._tool_runner.response_done(rid, str(response.get("status")), calls):
             self._replies.settle(rid)
 

@@ -191,19 +191,17 @@ class Replies:
             raw = base64.b64decode(str(event.get("delta") or ""))
             reply.audio_chunks.append(decode_audio(raw, output_format))
 
-    def done(
-        self, event: Event, t: float, conversation: Conversation
-    ) -> list[tuple[str, str, str]] | None:
-        """A ``response.done``: its reply is complete; returns the function calls it made as
-        ``(call_id, name, arguments)`` (``None``: not a response this session follows).
+    def done(self, event: Event, t: float, conversation: Conversation) -> bool:
+        """A ``response.done``: its reply is complete (``False``: not a response this session
+        follows).
 
-        The reply then waits for its tools: :meth:`tools_answered` once they are, or
-        :meth:`settle` when there are none to wait for."""
+        The reply then waits for the response's tool calls: :meth:`tools_answered` once they
+        are, or :meth:`settle` when there are none to wait for."""
         response = event.get("response") or {}
         rid = str(response.get("id"))
         pending = self._active.pop(rid, None)
         if pending is None:
-            return None
+            return False
         reply = pending.reply
         reply.status = str(response.get("status"))
         reply.status_details = response.get("status_details")
@@ -213,11 +211,7 @@ class Replies:
             conversation.get(str(o.get("id"))) or Item(o) for o in response.get("output") or []
         ]
         self._tool_waits[rid] = pending  # before the tools are run: they may be ready at once
-        return [
-            (str(i.call_id), str(i.name), i.arguments)
-            for i in reply.items
-            if i.type == "function_call"
-        ]
+        return True
 
     def settle(self, response_id: str) -> None:
         """Response ``response_id`` has no tool calls to wait for: deliver its reply."""

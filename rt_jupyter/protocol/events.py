@@ -24,6 +24,7 @@ __all__ = [
     "build",
     "error_event",
     "function_call_output_item",
+    "function_calls",
     "parse",
     "serialize",
     "server_event",
@@ -369,6 +370,16 @@ def user_image_item(
         content.append({"type": "input_text", "text": text})
     content.append({"type": "input_image", "image_url": image_url, "detail": detail})
     return {"type": "message", "role": "user", "content": content}
+
+
+def function_calls(response: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The function calls a ``response.done``'s ``response`` made, in output order, as
+    ``(call_id, name, arguments)`` (the arguments are the JSON text the model wrote)."""
+    return [
+        (str(o.get("call_id") or ""), str(o.get("name") or ""), str(o.get("arguments") or ""))
+        for o in response.get("output") or ()
+        if isinstance(o, Mapping) and o.get("type") == "function_call"
+    ]
 
 
 def function_call_output_item(call_id: str, output: str) -> dict[str, Any]:

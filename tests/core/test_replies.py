@@ -13,7 +13,7 @@ import pytest
 
 from rt_jupyter.core import PendingReply, Replies, ToolCallRecord
 from rt_jupyter.errors import ServerError
-from rt_jupyter.protocol import Conversation, Event
+from rt_jupyter.protocol import Conversation, Event, function_calls
 
 
 def created(rid: str, **response: Any) -> Event:
@@ -100,14 +100,13 @@ async def test_done_without_tool_calls_settles_the_reply() -> None:
     replies.ask(pending, {}, on_wire=True)
     replies.created(created("r"), 1.0, "pcm16")
     message = {"id": "item_m", "type": "message", "role": "assistant", "content": []}
-    calls = replies.done(done("r", output=[message]), 2.0, Conversation())
-    assert calls == []
+    assert replies.done(done("r", output=[message]), 2.0, Conversation()) is True
     assert not pending.future.done()  # the reply waits until the tools are known to be done
     replies.settle("r")
     reply = await pending.future
     assert reply.status == "completed" and reply.usage == {"total_tokens": 7}
     assert reply.t_done == 2.0 and [i.id for i in reply.items] == ["item_m"]
-    assert replies.done(done("unknown"), 3.0, Conversation()) is None
+    assert replies.done(done("unknown"), 3.0, Conversation()) is False
 
 
 async def test_tool_calls_chain_follow_ups_onto_the_same_future() -> None:
@@ -115,10 +114,9 @@ async def test_tool_calls_chain_follow_ups_onto_the_same_future() -> None:
     pending = PendingReply.new(0.0)
     replies.ask(pending, {}, on_wire=True)
     replies.created(created("r1"), 1.0, "pcm16")
-    calls = replies.done(
-        done("r1", output=[call("c1", "weather", '{"city":"Paris"}')]), 2.0, Conversation()
-    )
-    assert calls == [("c1", "weather", '{"city":"Paris"}')]
+    response = done("r1", output=[call("c1", "weather", '{"city":"Paris"}')])
+    assert replies.done(response, 2.0, Conversation()) is True
+    assert function_calls(response["response"]) == [("c1", "weather", '{"city":"Paris"}')]
     waiting = replies.tools_answered("r1")
     assert waiting is pending
     assert replies.tools_answered("r1") is None  # once
@@ -128,7 +126,7 @@ async def test_tool_calls_chain_follow_ups_onto_the_same_future() -> None:
     assert follow.reply.tool_calls == [record] and follow.reply.previous == [pending.reply]
     replies.ask(follow, {}, on_wire=True)
     replies.created(created("r2"), 3.0, "pcm16")
-    assert replies.done(done("r2"), 4.0, Conversation()) == []
+    assert replies.done(done("r2"), 4.0, Conversation()) is True
     replies.settle("r2")
     final = await pending.future
     assert final.response_id == "r2" and final.tool_calls == [record]

@@ -241,3 +241,21 @@ def test_catalogue_shape() -> None:
     )
     # every beta name maps to a GA name of the catalogue
     assert {kind(t) for t in SERVER_EVENTS[Dialect.BETA]} <= set(SERVER_EVENTS[Dialect.GA])
+
+
+def test_function_calls_lists_only_the_calls_in_output_order() -> None:
+    from rt_jupyter.protocol import function_calls
+
+    response = {
+        "id": "resp_1",
+        "output": [
+            {"type": "message", "role": "assistant", "content": []},
+            {"type": "function_call", "call_id": "c2", "name": "later", "arguments": '{"a":1}'},
+            "not an item",
+            {"type": "function_call", "call_id": "c1", "name": "first"},  # no arguments yet
+            {"type": "function_call_output", "call_id": "c0", "output": "x"},
+        ],
+    }
+    assert function_calls(response) == [("c2", "later", '{"a":1}'), ("c1", "first", "")]
+    assert function_calls({"id": "resp_2", "output": None}) == []
+    assert function_calls({}) == []
