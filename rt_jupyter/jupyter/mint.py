@@ -45,6 +45,7 @@ __all__ = [
     "build_session",
     "check_policy",
     "kernel_mint",
+    "mint_for_page",
     "mint_local",
     "mint_remote",
     "mint_via_hub",
@@ -90,6 +91,7 @@ HUB_SERVICE_ENV = "RT_JUPYTER_HUB_SERVICE_URL"
 #: One line per mint attempt (user, model, dialect, outcome; never a key).
 AUDIT_LOGGER = "rt_jupyter.audit"
 _audit = logging.getLogger(AUDIT_LOGGER)
+log = logging.getLogger(__name__)
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")
 
 #: The session fields an administrator's policy pins or caps (``c.RealtimeExtension.policy``).
@@ -688,3 +690,46 @@ def kernel_mint(body: Mapping[str, Any]) -> BrowserToken:
         raise
     audit("minted", 200)
     return token
+
+
+def mint_for_page(content: Mapping[str, Any], reply: Callable[[dict[str, Any]], Any]) -> None:
+    """Answer a page's ``mint`` request (``{"id", "model", "session"}``) with
+    :func:`kernel_mint` on a worker thread (it may wait on the network for
+    ``upstream_timeout``): ``reply`` gets ``{"type": "minted", "id", "ok": True, "token"}`` or
+    ``{"type": "minted", "id", "ok": False, "status", "error"}`` with a bounded message that
+    holds no key. ``reply`` is called on that thread."""
+    from .browser import bounded_message
+
+    request_id = content.get("id")
+    body = {"model": content.get("model"), "session": content.get("session")}
+
+    def work() -> None:
+        message: dict[str, Any]
+        try:
+            token = kernel_mint(body)
+            message = {"type": "minted", "id": request_id, "ok": True, "token": token.to_json()}
+        except MintError as exc:
+            message = {
+                "type": "minted",
+                "id": request_id,
+                "ok": False,
+                "status": exc.status,
+                "error": {**exc.to_json()["error"], "message": bounded_message(exc.message)},
+            }
+        except Exception as exc:
+            log.exception("minting a key in the kernel failed")
+            message = {
+                "type": "minted",
+                "id": request_id,
+                "ok": False,
+                "status": 500,
+                "error": {
+                    "message": bounded_message(
+                        f"The kernel could not get a session key: {type(exc).__name__}: {exc}"
+                    ),
+                    "code": "kernel_mint_failed",
+                },
+            }
+        reply(message)
+
+    threading.Thread(target=work, name="rt-jupyter-mint", daemon=True).start()

@@ -29,7 +29,6 @@ import copy
 import json
 import logging
 import pathlib
-import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -54,12 +53,8 @@ from ..core.tools import (
 from ..core.transcript import transcript_entries
 from ..core.usage import add_usage
 from ..errors import (
-    AuthenticationError,
     ConfigurationError,
-    ConnectionLostError,
-    KeyMintError,
     NotConnectedError,
-    RealtimeError,
 )
 from ..log import EventLog
 from ..protocol import (
@@ -71,10 +66,13 @@ from ..protocol import (
     RemoteProtocolError,
     build,
     function_call_output_item,
+    function_calls,
     user_text_item,
 )
 from ..protocol.limits import DATA_CHANNEL_MAX_MESSAGE_BYTES, split_session_update
-from .mint import MintError, kernel_mint
+from .browser import bounded_message, browser_report, call_error
+from .later import Later
+from .mint import mint_for_page
 from .relay import MAX_HELD, Gap, Reorder
 
 __all__ = ["SettingError", "VoiceChat"]
@@ -196,7 +194,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
     def _bounded_error(self, proposal: Any) -> str:
         """The ``error`` trait is synced and saved with the notebook: whoever sets it (the
         browser, this class), it holds no key and at most 2,000 characters."""
-        return _bounded_message(str(proposal["value"]))
+        return bounded_message(str(proposal["value"]))
 
     dialect = t.Unicode("", help="Dialect of the current call: 'ga' or 'beta'.").tag(sync=True)
     upstream = t.Unicode("", help="'local' (offline service) or 'remote' (OpenAI...).").tag(
@@ -338,8 +336,8 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         self._code_prefix: list[str] = []
         self._calls = 0
         self._relay: Reorder[_Batch] = Reorder(MAX_HELD_BATCHES)
-        self._held_timer: asyncio.TimerHandle | None = None
-        self._transcript_timer: asyncio.TimerHandle | None = None
+        self._held = Later(RELAY_HOLD_S, self._release_held)
+        self._transcript_sync = Later(_TRANSCRIPT_INTERVAL, self._update_transcript)
         if tools:
             if not isinstance(tools, Iterable) or isinstance(tools, str | bytes | Mapping):
                 raise TypeError(
@@ -535,7 +533,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
     def _receive_browser_report(self, report: Any) -> None:
         if not isinstance(report, Mapping):
             return
-        self.set_trait("browser", _browser_report(report))
+        self.set_trait("browser", browser_report(report))
 
     def send_msg_now(self, message: dict[str, Any]) -> None:
         """Send one custom message to the front end (internal)."""
@@ -561,19 +559,12 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
             self.log.note("rt.relay_gap", expected=gap.expected, got=gap.got)
         for content, arrived in ready:
             self._handle_batch(content, arrived)
-        if not self._relay.holding:
-            if self._held_timer is not None:
-                self._held_timer.cancel()
-                self._held_timer = None
-        elif self._held_timer is None:
-            loop = _running_loop()
-            if loop is None:  # no loop to wait on: go on without the missing batch
-                self._hand_on(*self._relay.expire())
-            else:
-                self._held_timer = loop.call_later(RELAY_HOLD_S, self._release_held)
+        if self._relay.holding:
+            self._held.schedule()  # without a loop, at once: go on without the missing batch
+        else:
+            self._held.cancel()
 
     def _release_held(self) -> None:
-        self._held_timer = None
         self._hand_on(*self._relay.expire())
 
     def _handle_batch(self, content: Mapping[str, Any], arrived: tuple[float, float]) -> None:
@@ -585,7 +576,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         finally:
             self._batch_wall = None
         if dirty:
-            self._schedule_transcript_sync()
+            self._transcript_sync.schedule()
 
     def _receive_events(self, entries: Iterable[Any], t_kernel: float) -> bool:
         dirty = False
@@ -619,7 +610,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
             # the call failed or ended: a wait_for pending now would wait in vain
             self._events.fail_waiters(call_error(data))
         elif data.get("type") == "rt.call_started":
-            self._flush_transcript()
+            self._transcript_sync.flush()
             if self._calls:
                 self._transcript_prefix = list(self.transcript)
                 self._code_prefix.extend(find_code_blocks(self.conversation))
@@ -638,14 +629,9 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
             self._tool_runner.arguments_done(event.data, self.conversation)
         elif kind == "response.done":
             response = event.get("response") or {}
-            calls = [
-                (str(o.get("call_id", "")), str(o.get("name", "")), str(o.get("arguments") or ""))
-                for o in response.get("output") or ()
-                if isinstance(o, dict) and o.get("type") == "function_call"
-            ]
             self._add_usage(response.get("usage"))
             self._tool_runner.response_done(
-                str(response.get("id") or ""), response.get("status"), calls
+                str(response.get("id") or ""), response.get("status"), function_calls(response)
             )
         self._events.dispatch(event)
         return kind in _TRANSCRIPT_KINDS
@@ -663,22 +649,6 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         if isinstance(usage, Mapping):
             self.usage = add_usage(self.usage, usage)
 
-    def _schedule_transcript_sync(self) -> None:
-        """Sync the ``transcript`` trait at most every ``_TRANSCRIPT_INTERVAL`` seconds: each
-        sync sends the whole list, so syncing per event would cost O(n²) in a long talk (the
-        browser shows the live transcript itself)."""
-        loop = _running_loop()
-        if loop is None:
-            self._update_transcript()
-        elif self._transcript_timer is None:
-            self._transcript_timer = loop.call_later(_TRANSCRIPT_INTERVAL, self._flush_transcript)
-
-    def _flush_transcript(self) -> None:
-        if self._transcript_timer is not None:
-            self._transcript_timer.cancel()
-            self._transcript_timer = None
-            self._update_transcript()
-
     def _update_transcript(self) -> None:
         transcript = self._transcript_prefix + transcript_entries(self.conversation)
         if transcript != self.transcript:
@@ -687,8 +657,6 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
     # --- minting in the kernel (no server extension) ---------------------------------------------
 
     def _mint_in_kernel(self, content: Mapping[str, Any]) -> None:
-        request_id = content.get("id")
-        body = {"model": content.get("model"), "session": content.get("session")}
         loop = _running_loop()
 
         def reply(message: dict[str, Any]) -> None:
@@ -697,35 +665,7 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
             else:
                 self.send_msg_now(message)
 
-        def work() -> None:
-            try:
-                token = kernel_mint(body)
-                message = {"type": "minted", "id": request_id, "ok": True, "token": token.to_json()}
-            except MintError as exc:
-                message = {
-                    "type": "minted",
-                    "id": request_id,
-                    "ok": False,
-                    "status": exc.status,
-                    "error": {**exc.to_json()["error"], "message": _bounded_message(exc.message)},
-                }
-            except Exception as exc:
-                logger.exception("minting a key in the kernel failed")
-                message = {
-                    "type": "minted",
-                    "id": request_id,
-                    "ok": False,
-                    "status": 500,
-                    "error": {
-                        "message": _bounded_message(
-                            f"The kernel could not get a session key: {type(exc).__name__}: {exc}"
-                        ),
-                        "code": "kernel_mint_failed",
-                    },
-                }
-            reply(message)
-
-        threading.Thread(target=work, name="rt-jupyter-mint", daemon=True).start()
+        mint_for_page(content, reply)
 
     # --- public API -------------------------------------------------------------------------------
 
@@ -822,10 +762,10 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         return self.log
 
     def _before_wait(self) -> None:
-        self._flush_transcript()
+        self._transcript_sync.flush()
 
     def _after_wait(self) -> None:
-        self._flush_transcript()
+        self._transcript_sync.flush()
 
     def _timed_out(self, kind: str, timeout: float | None) -> TimeoutError:
         last = self.log[-1].type if len(self.log) else "none"
@@ -857,6 +797,8 @@ class VoiceChat(EventsAPI, anywidget.AnyWidget):
         if hasattr(self, "_events"):  # ipywidgets may close a widget whose __init__ failed
             self._events.close()
             self._tool_runner.close()
+            self._held.cancel()
+            self._transcript_sync.flush()  # the trait holds the whole transcript, then stops
         super().close()
 
 
@@ -868,64 +810,3 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-_PERMISSIONS: Final = frozenset({"granted", "denied", "prompt", "unknown"})
-
-
-def _browser_report(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The browser's report with known keys and types only (it is synced and saved)."""
-
-    def flag(name: str) -> bool | None:
-        value = report.get(name)
-        return value if isinstance(value, bool) else None
-
-    mics = report.get("microphones")
-    permission = report.get("microphone_permission")
-    agent = report.get("user_agent")
-    return {
-        "secure_context": flag("secure_context"),
-        "webrtc": flag("webrtc"),
-        "media_devices": flag("media_devices"),
-        "microphones": mics
-        if isinstance(mics, int) and not isinstance(mics, bool) and mics >= 0
-        else None,
-        "microphone_permission": permission if permission in _PERMISSIONS else "unknown",
-        "user_agent": agent[:400] if isinstance(agent, str) else "",
-    }
-
-
-#: The browser's failure codes (``WidgetError.code`` in ``js/src``) that mean a key was refused.
-_KEY_REFUSED = frozenset({"upstream_auth", "key_refused", "key_expired"})
-#: ... that mean no key could be minted.
-_MINT_FAILED = frozenset(
-    {"not_authorized", "rate_limited", "bad_token", "upstream_unreachable", "upstream_error"}
-)
-#: ... that mean the call could not be made or was lost.
-_CALL_LOST = frozenset({"dropped", "timeout", "ice_failed", "unreachable", "channel_closed"})
-
-
-def call_error(note: Mapping[str, Any]) -> RealtimeError:
-    """The exception a failed or dropped call (the browser's ``rt.status`` note) raises in a
-    pending ``wait_for``: the same classes the kernel client raises."""
-    code = str(note.get("code") or "")
-    message = _bounded_message(str(note.get("error") or "")) or f"the call failed ({code})"
-    status = note.get("http_status")
-    if code in _KEY_REFUSED:
-        return AuthenticationError(message)
-    if code in _MINT_FAILED:
-        return KeyMintError(status if isinstance(status, int) else 0, message, code=code)
-    if code in _CALL_LOST or note.get("status") == "dropped":
-        return ConnectionLostError(f"{message} Click Reconnect (or chat.connect()).")
-    return RealtimeError(message)
-
-
-def _bounded_message(text: str) -> str:
-    """``text`` scrubbed of the kernel's keys and anything key-like, then cut to
-    :data:`~rt_jupyter.protocol.errors.MAX_ERROR_MESSAGE_CHARS`."""
-    import os
-
-    from ..config import SECRET_ENV
-    from ..protocol.errors import bounded
-
-    return bounded(text, [os.environ.get(name) for name in SECRET_ENV])
