@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -75,6 +76,33 @@ def _gc_paused(fn: F) -> F:
     return cast(F, wrapper)
 
 
+#: Per log, what was derived from its first n events: ``{name: (n, value)}``. The log only
+#: grows, so a value is reused while ``len(log)`` is unchanged (``latency`` after ``turns`` and
+#: ``responses``, a plot after its frames, the second look at a frame in a notebook).
+_DERIVED: weakref.WeakKeyDictionary[EventLog, dict[str, tuple[int, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _per_length(fn: F) -> F:
+    """Reuse ``fn(log)`` while the log has the same length. A DataFrame is handed out as a
+    copy, so a caller that changes it does not change the next caller's."""
+
+    @functools.wraps(fn)
+    def wrapper(log: EventLog) -> Any:
+        n = len(log)  # before fn's own snapshot: never more events than fn saw
+        derived = _DERIVED.setdefault(log, {})
+        hit = derived.get(fn.__name__)
+        if hit is None or hit[0] != n:
+            hit = derived[fn.__name__] = (n, fn(log))
+        import pandas as pd
+
+        value = hit[1]
+        return value.copy() if isinstance(value, pd.DataFrame) else value
+
+    return cast(F, wrapper)
+
+
 def events(log: EventLog) -> pd.DataFrame:
     """One row per event (see :meth:`EventLog.to_frame`)."""
     return log.to_frame()
@@ -90,6 +118,7 @@ def _rows(log: EventLog, kinds: set[str]) -> Iterable[tuple[int, float, str, dic
             yield i, log.t[i] - t0, log.kinds[code], _decode(log.payloads[i])[0]
 
 
+@_per_length
 def _first_deltas(log: EventLog) -> tuple[dict[str, float], dict[str, float]]:
     """Time of the first text and first audio delta of each response (regex, no JSON)."""
     text_kinds = {"response.output_text.delta", "response.output_audio_transcript.delta"}
@@ -119,6 +148,7 @@ def _response_text(response: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+@_per_length
 @_gc_paused
 def responses(log: EventLog) -> pd.DataFrame:
     """One row per response: ``response_id``, ``created``/``done`` (s), ``status``, ``reason``,
@@ -205,6 +235,7 @@ _TURN_KINDS = {
 }
 
 
+@_per_length
 @_gc_paused
 def turns(log: EventLog) -> pd.DataFrame:
     """One row per user turn (spoken or typed), with the response it got.

@@ -163,3 +163,39 @@ def test_frames_of_an_empty_log() -> None:
     log = EventLog()
     assert frames.responses(log).empty and frames.turns(log).empty
     assert frames.transcript(log).empty and frames.usage(log).empty
+
+
+def _response(log: EventLog, rid: str, t: float) -> None:
+    log.add("in", {"type": "response.created", "response": {"id": rid}}, t=t)
+    log.add(
+        "in",
+        {"type": "response.output_text.delta", "response_id": rid, "item_id": "i", "delta": "x"},
+        t=t + 0.25,
+    )
+    log.add(
+        "in", {"type": "response.done", "response": {"id": rid, "status": "completed"}}, t=t + 1
+    )
+
+
+def test_frames_follow_the_log_as_it_grows_and_hand_out_copies() -> None:
+    """responses/turns are reused while the log's length is unchanged (latency builds on
+    them): a reused frame must still follow new events and must not share its rows."""
+    log = EventLog()
+    _response(log, "resp_a", 0.0)
+    first = frames.responses(log)
+    assert list(first["response_id"]) == ["resp_a"]
+    assert first["ttft_ms"].tolist() == [250.0]
+    first.loc[0, "status"] = "changed by the caller"
+    again = frames.responses(log)
+    assert again["status"].tolist() == ["completed"]  # the caller's change is not shared
+    _response(log, "resp_b", 10.0)
+    grown = frames.responses(log)
+    assert list(grown["response_id"]) == ["resp_a", "resp_b"]
+    assert grown["ttft_ms"].tolist() == [250.0, 250.0]
+    summary = frames.latency(log)
+    row = summary.set_index("latency").loc["response.created → first text"]
+    assert row["n"] == 2 and row["p50_ms"] == 250.0
+    other = EventLog()  # another log of the same length gets its own frame
+    _response(other, "resp_c", 0.0)
+    _response(other, "resp_d", 5.0)
+    assert list(frames.responses(other)["response_id"]) == ["resp_c", "resp_d"]
