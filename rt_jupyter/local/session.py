@@ -14,7 +14,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -38,8 +37,9 @@ from ..protocol import (
 )
 from ..protocol.conversation import Item
 from ..protocol.formats import AUDIO_FORMATS, BYTES_PER_MS, PCM16
-from .engines.responder import Answer, ContextItem, EchoResponder, Responder
+from .engines.responder import Answer, EchoResponder, Responder
 from .engines.vad import SileroStream
+from .responding import response_context, spoken, words
 from .vad_scheduler import VadScheduler
 
 __all__ = [
@@ -55,10 +55,8 @@ __all__ = [
 log = logging.getLogger("rt_jupyter.local")
 
 Samples = npt.NDArray[np.float32]
-_WORDS = re.compile(r"\S+\s*")
 #: Longest input audio kept for a manual (push-to-talk) WebRTC turn.
 MAX_MANUAL_BUFFER_MS = 5 * 60 * 1000
-_SENTENCES = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
 
 
 class Transport(Protocol):
@@ -624,7 +622,7 @@ class LocalSession:
                 future.set_result(text)
             if enabled and not self.closed:
                 events: list[dict[str, Any]] = []
-                for word in _WORDS.findall(text):
+                for word in words(text):
                     events.append(
                         server_event(
                             "conversation.item.input_audio_transcription.delta",
@@ -695,54 +693,9 @@ class LocalSession:
         if task is not None:
             task.cancel()
 
-    async def _context(self, params: Mapping[str, Any]) -> list[ContextItem]:
-        conv = self.conn.conversation
-        if "input" in params:
-            raw_items: list[Item] = []
-            for entry in params.get("input") or []:
-                if entry.get("type") == "item_reference":
-                    found = conv.get(str(entry.get("id")))
-                    if found is not None:
-                        raw_items.append(found)
-                else:
-                    raw_items.append(Item(entry))
-        else:
-            raw_items = list(conv.items)
-        out: list[ContextItem] = []
-        for item in raw_items:
-            if item.type == "message":
-                text = item.text
-                audio_ms = item.audio_ms(0, conv.input_format) if item.role == "user" else 0.0
-                heard = self._heard.get(item.id)
-                if item.role == "user" and not text and heard is not None:
-                    # shielded: a cancelled response must not cancel the shared transcript
-                    text = await asyncio.shield(heard)
-                out.append(ContextItem(role=item.role or "user", text=text, audio_ms=audio_ms))
-            elif item.type == "function_call":
-                out.append(
-                    ContextItem(
-                        role="call", text=item.arguments, name=item.name, call_id=item.call_id
-                    )
-                )
-            elif item.type == "function_call_output":
-                name = next(
-                    (
-                        i.name
-                        for i in conv.items
-                        if i.type == "function_call" and i.call_id == item.call_id
-                    ),
-                    None,
-                )
-                out.append(
-                    ContextItem(
-                        role="tool", text=item.output or "", name=name, call_id=item.call_id
-                    )
-                )
-        return out
-
     async def _respond(self, builder: ResponseBuilder, params: Mapping[str, Any]) -> None:
         session = self.conn.session
-        context = await self._context(params)
+        context = await response_context(self.conn.conversation, params, self._heard)
         responder = self.engines.responder
         decide = functools.partial(
             responder.respond,
@@ -777,7 +730,7 @@ class LocalSession:
             if builder.audio:
                 await self._speak(builder, text)
             else:
-                for word in _WORDS.findall(text):
+                for word in words(text):
                     self._emit(builder.text_delta(word))
                     await asyncio.sleep(0)
             self._emit(builder.end_message())
@@ -810,42 +763,34 @@ class LocalSession:
         speed = self.conn.session.speed
         fmt = builder.output_format
         if voice_engine is None:
-            for word in _WORDS.findall(text):
+            for word in words(text):
                 self._emit(builder.text_delta(word))
             return
-        import soxr
-
         target = (
             self.audio_out.sample_rate
             if self.audio_out is not None
             else AUDIO_FORMATS[fmt].sample_rate
         )
-        stream = soxr.ResampleStream(voice_engine.sample_rate, target, 1, dtype="float32")
-
-        def deliver(samples: Samples) -> None:
+        speech = spoken(
+            voice_engine,
+            text,
+            voice=voice,
+            speed=speed,
+            rate=target,
+            executor=self.options.executor,
+        )
+        async for sentence, samples in speech:
+            if sentence:
+                self._emit(builder.text_delta(sentence))
             if not len(samples):
-                return
+                continue
             if self.audio_out is not None:
                 self.audio_out.write(samples)
                 n_ms = len(samples) / target * 1000
                 self._track_webrtc_audio(builder, item_id, n_ms, fmt)
             else:
                 self._emit(builder.audio_delta(encode_audio(samples, target, fmt)))
-
-        loop = asyncio.get_running_loop()
-        for sentence in _SENTENCES.findall(text):
-            self._emit(builder.text_delta(sentence))
-            if not sentence.strip():
-                continue
-            # synthesis runs off the event loop: a long sentence must not stall other sessions
-            chunks = await loop.run_in_executor(
-                self.options.executor,
-                functools.partial(_synthesize, voice_engine, sentence, voice, speed),
-            )
-            for chunk in chunks:
-                deliver(stream.resample_chunk(np.asarray(chunk, dtype=np.float32)))
-                await asyncio.sleep(0)
-        deliver(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+            await asyncio.sleep(0)
 
     def _track_webrtc_audio(
         self, builder: ResponseBuilder, item_id: str, n_ms: float, fmt: str
@@ -893,7 +838,3 @@ class LocalSession:
                 )
             )
         self._emit(events)
-
-
-def _synthesize(engine: Any, text: str, voice: str, speed: float) -> list[Samples]:
-    return list(engine.synthesize(text, voice=voice, speed=speed))
