@@ -216,7 +216,8 @@ class RealtimeSession(EventsAPI):
         """Connect, wait for ``session.created``, and keep the connection alive from now on."""
         await self._connect_once()
         # who serves the session (the frames' price table reads it; no credential)
-        self.log.note("rt.provider", **self.settings.service.log_fields(self.settings.model))
+        fields = self.settings.service.log_fields(self.settings.model)
+        self.log.note("rt.provider", **fields, dialect=self.dialect.value)
         self._supervisor = asyncio.ensure_future(self._supervise())
         try:
             await asyncio.wait_for(self._created.wait(), timeout)
