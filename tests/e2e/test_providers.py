@@ -113,3 +113,44 @@ def test_voice_turn_through_azure(
         context.close()
         lab.stop()
         upstream.stop_thread()
+
+
+def test_voice_turn_through_a_beta_only_gateway(
+    tmp_path_factory: pytest.TempPathFactory, chromium: Any
+) -> None:
+    """A gateway that serves the beta shape only, the extension set to ``dialect="auto"``: the
+    mint finds the beta shape, the browser's call speaks it, a spoken turn runs the tool and a
+    typed turn is answered; the frames price it with OpenAI's rows and say that is a guess, and
+    ``check()`` names the gateway and the dialect found out."""
+    from rt_jupyter.local.service import LocalRealtimeService
+
+    key = "sk-gateway-" + secrets.token_hex(16)
+    upstream = LocalRealtimeService(accept_keys=[key], ga_shape_disabled=True).start_in_thread()
+    lab = start_lab(
+        tmp_path_factory.mktemp("lab-gateway"),
+        notebooks={"gateway.ipynb": notebook(WEATHER_CELL)},
+        extension_config={"api_key": key, "base_url": upstream.base_url, "dialect": "auto"},
+    )
+    frames = FrameLog()
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        page = open_notebook(context, lab, "gateway.ipynb", frames)
+        kernel_id = lab.wait_for_kernel()
+        run_all_cells(page)
+        connect(page)
+        kc = lab.kernel_client(kernel_id)
+        run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
+        report = kernel_json(kc, REPORT)
+        assert report["upstream"] == "remote" and report["dialect"] == "beta"
+        assert report["calls"][0].lower() == "paris"
+        run_in_kernel(kc, TEXT_TURN, timeout=120)
+        priced = kernel_json(kc, PRICED)
+        assert priced["rows"] >= 3 and priced["guessed"] and not priced["unpriced"]
+        assert any("OpenAI's list price" in w for w in priced["warnings"]), priced
+        assert priced["doctor"].startswith("gateway (OpenAI URLs, beta dialect), model ")
+        assert not frames.contains(key)
+        assert key not in lab.log_path.read_text(errors="replace")
+    finally:
+        context.close()
+        lab.stop()
+        upstream.stop_thread()
