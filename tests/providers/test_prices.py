@@ -200,3 +200,25 @@ def test_deployments_must_map_names_to_models() -> None:
             },
             api_key="k",
         )
+
+
+def test_an_older_log_can_be_told_its_provider() -> None:
+    """A log with no provider recorded is OpenAI's, unless ``provider=`` says otherwise (a name,
+    or a provider description with its deployments)."""
+    from rt_jupyter.protocol.providers import Layout, Provider
+
+    log = _openai_log(DEPLOYMENT)
+    with pytest.warns(PriceWarning, match="runs an unknown model"):
+        unknown = frames.usage(log, provider="azure")
+    assert unknown.loc[0, "provider"] == "azure" and unknown["cost_usd"].isna().all()
+    azure = Provider(
+        "azure",
+        "https://res.openai.azure.com",
+        Layout.AZURE_V1,
+        deployments=((DEPLOYMENT, "gpt-realtime-mini"),),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriceWarning)
+        known = frames.usage(log, provider=azure)
+    assert known.loc[0, "priced_as"] == "gpt-realtime-mini"
+    assert known.loc[0, "cost_usd"] == round((1000 * 0.60 + 500 * 2.40) / 1e6, 6)
