@@ -88,6 +88,7 @@ _PROVIDER_FIELDS = {
     "headers",
     "webrtc_url",
     "region",
+    "deployments",
 }
 
 TokenProvider = Callable[[], str]
@@ -207,6 +208,14 @@ def _provider_spec(provider: Any) -> dict[str, Any]:
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         raise ConfigurationError("provider headers: use a mapping of header names to strings")
+    deployments = spec.get("deployments") or {}
+    if not isinstance(deployments, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in deployments.items()
+    ):
+        raise ConfigurationError(
+            "provider deployments: use a mapping of deployment names to the models they run, "
+            "such as {'my-rt': 'gpt-realtime'}"
+        )
     return spec
 
 
@@ -242,6 +251,7 @@ def _openai_layout(
         Layout.OPENAI,
         AuthStyle.BEARER,
         headers=tuple((spec.get("headers") or {}).items()),
+        deployments=tuple((spec.get("deployments") or {}).items()),
     )
     return provider, key
 
@@ -292,6 +302,7 @@ def _azure_layout(
         api_version=version if is_dated_api_version(version) else None,
         headers=tuple((spec.get("headers") or {}).items()),
         webrtc_url=webrtc,
+        deployments=tuple((spec.get("deployments") or {}).items()),
     )
     return provider, key, token_provider
 
@@ -308,8 +319,9 @@ def resolve_settings(
 ) -> Settings:
     """Settings from arguments, then environment, then defaults. ``provider``: ``"openai"``,
     ``"azure"``, ``"gateway"`` or a mapping (``name``, ``base_url``/``endpoint``, ``layout``,
-    ``auth``, ``api_version``, ``headers``, ``webrtc_url``, ``region``). ``local`` is true when
-    no credential is configured (or ``RT_JUPYTER_LOCAL=1``). Raises
+    ``auth``, ``api_version``, ``headers``, ``webrtc_url``, ``region``, ``deployments``: which
+    model each deployment (or a gateway's model alias) runs, for the price table). ``local`` is
+    true when no credential is configured (or ``RT_JUPYTER_LOCAL=1``). Raises
     :class:`~rt_jupyter.ConfigurationError` saying what to set."""
     try:
         spec = _provider_spec(provider)

@@ -197,6 +197,39 @@ def _widget(report: Report, widget: Any) -> None:
         report.add("WebRTC in the browser", "fail", "RTCPeerConnection is not available")
 
 
+_SHAPES = {
+    "openai": "OpenAI URLs",
+    "azure-v1": "Azure v1 API",
+    "azure-preview": "Azure preview API",
+}
+
+
+def _served_by(report: Report, name: str, source: Any, log: Any) -> None:
+    """Who serves the ``session``/``widget`` now, in which URL shape and dialect (the dialect
+    found out, with ``dialect="auto"``), and the model behind a deployment when known."""
+    settings = getattr(source, "settings", None)
+    if settings is not None and hasattr(settings, "describe"):  # a kernel session
+        fields = settings.service.log_fields(settings.model)
+        runs = f" (runs {fields['runs']})" if fields.get("runs") else ""
+        report.add(
+            f"{name} provider", "info", f"{settings.describe()}, model {settings.model}{runs}"
+        )
+        return
+    for record in reversed(log.of_kind("rt.call_started")):  # the widget's last call
+        fields = record.event.get("provider")
+        if not isinstance(fields, dict) or not fields.get("name"):
+            continue
+        shape = _SHAPES.get(str(fields.get("layout")), str(fields.get("layout")))
+        runs = f" (runs {fields['runs']})" if fields.get("runs") else ""
+        report.add(
+            f"{name} provider",
+            "info",
+            f"{fields['name']} ({shape}, {record.event.get('dialect')} dialect), model "
+            f"{fields.get('model')}{runs}",
+        )
+        return
+
+
 def check(
     *, widget: Any = None, session: Any = None, timeout: float = 2.0, engines: bool = True
 ) -> Report:
@@ -244,6 +277,7 @@ def check(
         log = getattr(source, "log", None)
         if log is None:
             continue
+        _served_by(report, name, source, log)
         warnings = log.of_kind("rt.warning")
         if not warnings:
             report.add(f"{name} protocol warnings", "ok", "none")

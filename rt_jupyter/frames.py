@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PRICES",
+    "PROVIDER_PRICES",
+    "PriceWarning",
     "code_blocks",
     "events",
     "latency",
@@ -43,8 +47,8 @@ __all__ = [
 
 _RESPONSE_ID = re.compile(r'"response_id":"([^"]+)"')
 
-#: USD per million tokens, by model prefix (the longest matching prefix wins). Override with
-#: ``usage(log, prices={...})``; the local service's estimates use the ``gpt-realtime`` row.
+#: OpenAI's list prices: USD per million tokens, by model prefix (the longest matching prefix
+#: wins). Override with ``usage(log, prices={...})``; the local service's estimates use these rows.
 PRICES: dict[str, dict[str, float]] = {
     "gpt-realtime": {
         "text_in": 4.00, "cached_text_in": 0.40, "audio_in": 32.00, "cached_audio_in": 0.40,
@@ -59,6 +63,22 @@ PRICES: dict[str, dict[str, float]] = {
         "image_in": 5.00, "text_out": 20.00, "audio_out": 80.00,
     },
 }  # fmt: skip
+
+#: Price tables by provider name (``Provider.name``), each by *model* prefix. Azure OpenAI: OpenAI's
+#: rows for the same models, reused: Azure's own price sheet was not available to check, and Azure
+#: bills from its own meters (the portal's metrics), which can differ from ``response.done``'s
+#: usage. A gateway has no table: it is priced with OpenAI's rows and the rows say it is a guess.
+#: ``local`` (the offline service) is priced as OpenAI would price the same tokens.
+PROVIDER_PRICES: dict[str, dict[str, dict[str, float]]] = {
+    "openai": PRICES,
+    "local": PRICES,
+    "azure": {model: dict(row) for model, row in PRICES.items()},
+}
+
+
+class PriceWarning(UserWarning):
+    """A cost in :func:`usage` is a guess, or could not be priced (the message says how to fix
+    it: ``deployments=``, ``model=`` or ``prices=``)."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -435,12 +455,62 @@ def transcript(log: EventLog) -> pd.DataFrame:
     return frame
 
 
-def _price_row(model: str, prices: Mapping[str, Mapping[str, float]]) -> Mapping[str, float]:
+def _best_prefix(model: str, prices: Mapping[str, Mapping[str, float]]) -> str | None:
     best = ""
     for prefix in prices:
         if model.startswith(prefix) and len(prefix) > len(best):
             best = prefix
-    return prices.get(best) or prices.get("gpt-realtime") or {}
+    return best or None
+
+
+def _price_row(model: str, prices: Mapping[str, Mapping[str, float]]) -> Mapping[str, float]:
+    best = _best_prefix(model, prices)
+    return prices.get(best or "") or prices.get("gpt-realtime") or {}
+
+
+_Pricing = tuple[Mapping[str, float] | None, str | None, str | None]  # row, priced as, doubt
+
+
+def _pricing(
+    provider: str,
+    name: str,
+    runs: str | None,
+    user: Mapping[str, Mapping[str, float]],
+) -> _Pricing:
+    """The price row for a session of ``name`` (the model, or on Azure the deployment, as the
+    log names it) at ``provider``, the model it is priced as, and why the price is a guess
+    (``None``: not a guess). ``runs``: the model behind ``name``, when known."""
+    own = PROVIDER_PRICES.get(provider, PRICES)
+    table = {**own, **user}
+    fix = "say which model it runs: usage(log, deployments={...}) or the provider's 'deployments'"
+    if not runs:
+        mine = _best_prefix(name, user)
+        if mine is not None:  # the caller priced this very name
+            return user[mine], mine, None
+    if provider == "azure" and not runs:
+        guess = _best_prefix(name, own)
+        if guess is None:
+            why = f"Azure deployment {name!r} runs an unknown model: not priced; {fix}"
+            return None, None, why
+        why = f"Azure deployment {name!r} priced as {guess!r} by its name; {fix}"
+        return own[guess], guess, why
+    model = runs or name
+    key = _best_prefix(model, table)
+    if key is None:
+        why = f"model {model!r} at {provider!r} has no price row: priced as 'gpt-realtime'"
+        return _price_row(model, table), "gpt-realtime", why + "; pass prices={...}"
+    if provider not in PROVIDER_PRICES and key not in user:
+        why = f"{provider!r} priced with OpenAI's list price for {key!r} (a gateway's own prices"
+        return table[key], key, why + " are its own); pass prices={...}"
+    return table[key], key, None
+
+
+def _provider_note(kind: str, event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The provider fields of an ``rt.provider`` note or a widget's ``rt.call_started``."""
+    if kind == "rt.provider":
+        return event
+    fields = event.get("provider")
+    return fields if isinstance(fields, Mapping) else None
 
 
 @_gc_paused
@@ -449,21 +519,68 @@ def usage(
     *,
     model: str | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
+    provider: Any = None,
+    deployments: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Tokens per response (text/audio/image/cached in, text/audio out) and cost in USD.
+    """Tokens per response (text/audio/image/cached in, text/audio out) and cost in USD, at the
+    prices of the provider that served the session.
 
-    ``prices`` (USD per million tokens, keyed by model prefix) overrides :data:`PRICES`;
-    ``model`` defaults to the session's model as the log recorded it.
+    The provider is the one the log recorded (the kernel client's ``rt.provider`` note, the
+    widget's ``rt.call_started``), else ``provider`` (a name or a
+    :class:`~rt_jupyter.protocol.providers.Provider`), else OpenAI (logs from before providers
+    were recorded). Prices come from :data:`PROVIDER_PRICES` for that provider, overridden by
+    ``prices`` (USD per million tokens, keyed by model prefix, or by deployment name).
+
+    On Azure the session's "model" is the deployment's name, whatever its owner chose: the model
+    it runs comes from ``deployments`` (``{"my-rt": "gpt-realtime"}``), the provider's
+    ``deployments`` as the log recorded them, or ``model`` (the model every response is priced
+    as). A deployment none of these names is priced from its name when its name starts with a
+    model's (a guess), and otherwise not at all (``cost_usd`` is NaN): never silently as another
+    model.
+
+    Columns: ``response_id``, ``t``, ``status``, ``provider``, ``model`` (as the session named
+    it: the deployment on Azure), the token counts, ``total``, ``cost_usd``, ``priced_as`` (the
+    price row's model, ``None`` if unpriced) and ``price_guessed`` (the price is a guess or
+    missing: a gateway, a deployment priced by its name, an unknown model). Each guess is also
+    a :class:`PriceWarning`.
     """
     import pandas as pd
 
-    table = {**PRICES, **(prices or {})}
+    user = dict(prices or {})
+    names = dict(deployments or {})
+    given_provider = provider if isinstance(provider, str) else getattr(provider, "name", None)
+    if provider is not None and not isinstance(provider, str):
+        names = {**dict(getattr(provider, "deployments", ()) or ()), **names}
+    logged_provider: str | None = None
+    logged_model: str | None = None
+    logged_runs: str | None = None
     rows = []
-    session_model = model
-    for _, t, kind, ev in _rows(log, {"session.created", "session.updated", "response.done"}):
-        if kind.startswith("session."):
-            session_model = model or str((ev.get("session") or {}).get("model") or "")
+    doubts: dict[str, None] = {}
+    session_model: str | None = None
+    kinds = {
+        "session.created",
+        "session.updated",
+        "response.done",
+        "rt.provider",
+        "rt.call_started",
+    }
+    for _, t, kind, ev in _rows(log, kinds):
+        if kind.startswith("rt."):
+            note = _provider_note(kind, ev)
+            if note is not None and note.get("name"):
+                logged_provider = str(note["name"])
+                logged_model = str(note.get("model") or "") or None
+                logged_runs = str(note.get("runs") or "") or None
             continue
+        if kind.startswith("session."):
+            session_model = str((ev.get("session") or {}).get("model") or "") or session_model
+            continue
+        served_by = logged_provider or given_provider or "openai"
+        name = session_model or logged_model or "gpt-realtime"
+        runs = model or names.get(name) or names.get(logged_model or "") or logged_runs
+        p, priced_as, doubt = _pricing(served_by, name, runs, user)
+        if doubt is not None:
+            doubts.setdefault(doubt)
         response = ev.get("response") or {}
         u = response.get("usage") or {}
         inp = u.get("input_token_details") or {}
@@ -475,6 +592,8 @@ def usage(
             "response_id": response.get("id"),
             "t": t,
             "status": response.get("status"),
+            "provider": served_by,
+            "model": name,
             "text_in": int(inp.get("text_tokens") or 0),
             "audio_in": int(inp.get("audio_tokens") or 0),
             "image_in": int(inp.get("image_tokens") or 0),
@@ -483,31 +602,28 @@ def usage(
             "audio_out": int(out.get("audio_tokens") or 0),
             "total": int(u.get("total_tokens") or 0),
         }
-        p = _price_row(session_model or "gpt-realtime", table)
-        cost = (
-            (row["text_in"] - cached_text) * p.get("text_in", 0)
-            + cached_text * p.get("cached_text_in", 0)
-            + (row["audio_in"] - cached_audio) * p.get("audio_in", 0)
-            + cached_audio * p.get("cached_audio_in", 0)
-            + row["image_in"] * p.get("image_in", 0)
-            + row["text_out"] * p.get("text_out", 0)
-            + row["audio_out"] * p.get("audio_out", 0)
-        ) / 1_000_000
-        row["cost_usd"] = round(cost, 6)
+        if p is None:
+            row["cost_usd"] = math.nan
+        else:
+            cost = (
+                (row["text_in"] - cached_text) * p.get("text_in", 0)
+                + cached_text * p.get("cached_text_in", 0)
+                + (row["audio_in"] - cached_audio) * p.get("audio_in", 0)
+                + cached_audio * p.get("cached_audio_in", 0)
+                + row["image_in"] * p.get("image_in", 0)
+                + row["text_out"] * p.get("text_out", 0)
+                + row["audio_out"] * p.get("audio_out", 0)
+            ) / 1_000_000
+            row["cost_usd"] = round(cost, 6)
+        row["priced_as"] = priced_as
+        row["price_guessed"] = doubt is not None
         rows.append(row)
+    for doubt in doubts:
+        warnings.warn(doubt, PriceWarning, stacklevel=3)
     columns = [
-        "response_id",
-        "t",
-        "status",
-        "text_in",
-        "audio_in",
-        "image_in",
-        "cached_in",
-        "text_out",
-        "audio_out",
-        "total",
-        "cost_usd",
-    ]
+        "response_id", "t", "status", "provider", "model", "text_in", "audio_in", "image_in",
+        "cached_in", "text_out", "audio_out", "total", "cost_usd", "priced_as", "price_guessed",
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 

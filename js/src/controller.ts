@@ -228,6 +228,7 @@ export class Controller {
           dialect: token.dialect,
           model: token.model,
           upstream: token.upstream,
+          ...(token.provider ? { provider: token.provider } : {}),
         });
         peer = this.makePeer(token, stream);
         this.peer = peer;

@@ -85,7 +85,18 @@ function checkToken(data: unknown): Token {
     dialect: t.dialect === "beta" ? "beta" : "ga",
     sdp_url: t.sdp_url,
     upstream: t.upstream === "remote" ? "remote" : "local",
+    ...(providerFields(t.provider) ? { provider: providerFields(t.provider) } : {}),
   };
+}
+
+/** The token's `provider` (string fields only), or `undefined`. */
+function providerFields(value: unknown): Record<string, string> | undefined {
+  if (!value || typeof value !== "object") return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof v === "string" && ["name", "layout", "model", "runs"].includes(k)) out[k] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** A key from the server extension, or `null` when this page has no extension to ask. */

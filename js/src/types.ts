@@ -22,6 +22,9 @@ export interface Token {
   dialect: "ga" | "beta";
   sdp_url: string;
   upstream: "local" | "remote";
+  /** Who serves the call (name, layout, model, runs: the model behind a deployment), logged with
+   * `rt.call_started` so the kernel's frames price the call as that provider's. */
+  provider?: Record<string, string>;
 }
 
 /** One line of the transcript. */

@@ -25,3 +25,14 @@ test("kernel minting: request ids, answers, errors in plain words", async () => 
   const silent = minter.mint({ session: {} }, 20);
   await assert.rejects(silent, (e: WidgetError) => e.code === "kernel_silent" && /busy/.test(e.message));
 });
+
+test("the token's provider reaches the call (string fields only), for the kernel's price table", async () => {
+  const minter = new KernelMinter(() => undefined);
+  const ok = minter.mint({ session: {} }, 1000);
+  const provider = { name: "azure", layout: "azure-v1", model: "my-rt", runs: "gpt-realtime", key: 1 };
+  minter.receive({ id: 1, ok: true, token: { ...token, expires_at: 1, provider } });
+  assert.deepEqual((await ok).provider, { name: "azure", layout: "azure-v1", model: "my-rt", runs: "gpt-realtime" });
+  const bare = minter.mint({ session: {} }, 1000);
+  minter.receive({ id: 2, ok: true, token: { ...token, expires_at: 1, provider: "azure" } });
+  assert.equal((await bare).provider, undefined);
+});

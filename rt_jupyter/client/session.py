@@ -216,6 +216,9 @@ class RealtimeSession(EventsAPI):
     async def open(self, timeout: float = 30.0) -> RealtimeSession:
         """Connect, wait for ``session.created``, and keep the connection alive from now on."""
         await self._connect_once()
+        # who serves the session (the frames' price table reads it; no credential)
+        fields = self.settings.service.log_fields(self.settings.model)
+        self.log.note("rt.provider", **fields, dialect=self.dialect.value)
         self._supervisor = asyncio.ensure_future(self._supervise())
         try:
             await asyncio.wait_for(self._created.wait(), timeout)

@@ -63,10 +63,13 @@ class BrowserToken:
     dialect: str  # "ga" | "beta"
     sdp_url: str
     upstream: str  # "local" | "remote"
+    #: Who serves the call (``Provider.log_fields``: name, layout, model, runs); the widget logs
+    #: it with ``rt.call_started`` so the frames price the call as that provider's.
+    provider: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON body returned to the browser."""
-        return {
+        out: dict[str, Any] = {
             "value": self.value,
             "expires_at": self.expires_at,
             "model": self.model,
@@ -74,6 +77,9 @@ class BrowserToken:
             "sdp_url": self.sdp_url,
             "upstream": self.upstream,
         }
+        if self.provider is not None:
+            out["provider"] = dict(self.provider)
+        return out
 
 
 MintError = KeyMintError
@@ -352,6 +358,7 @@ def mint_local(
         dialect=chosen.value,
         sdp_url=local_provider(base_url).sdp_url(chosen, model),
         upstream="local",
+        provider=local_provider(base_url).log_fields(model),
     )
 
 
@@ -541,7 +548,20 @@ async def _mint_once(
         dialect=dialect.value,
         sdp_url=provider.sdp_url(dialect, got_model) if got_model != model else sdp,
         upstream="remote",
+        provider=provider.log_fields(got_model),
     )
+
+
+def _provider_fields(value: Any) -> dict[str, str] | None:
+    """The ``provider`` of a hub service's answer, kept only if it is a small string mapping."""
+    if not isinstance(value, Mapping):
+        return None
+    fields = {
+        k: v[:200]
+        for k, v in value.items()
+        if k in ("name", "layout", "model", "runs") and isinstance(v, str)
+    }
+    return fields or None
 
 
 async def mint_via_hub(
@@ -599,6 +619,7 @@ async def mint_via_hub(
             dialect=Dialect.parse(str(data["dialect"])).value,
             sdp_url=str(data["sdp_url"]),
             upstream="local" if data.get("upstream") == "local" else "remote",
+            provider=_provider_fields(data.get("provider")),
         )
     except (ValueError, KeyError, TypeError):
         raise MintError(

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import tornado.log
 import tornado.web
 import tornado.websocket
 
 from ..protocol import DEFAULT_MODEL, Dialect, ProtocolError, SessionConfig, validate_session
 from ..protocol.dialects import session_to_ga
 from ..protocol.events import ascii_json
+from ..protocol.providers import redact_url
 from ..protocol.schema import Int, Obj, Str
 from ..protocol.schema import validate as schema_validate
 from .faults import Faults, FaultyTransport
@@ -121,13 +123,51 @@ def _bearer(handler: tornado.web.RequestHandler) -> str | None:
 _DATED_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 
 
-def _credential(handler: tornado.web.RequestHandler, azure: str | None) -> str | None:
-    """The key a request carries: ``Authorization: Bearer``, or on Azure routes ``api-key``."""
-    if azure is not None:
-        key = handler.request.headers.get("api-key", "").strip()
-        if key:
-            return key
-    return _bearer(handler)
+def _credential(
+    handler: tornado.web.RequestHandler,
+    azure: str | None,
+    *,
+    query: bool = False,
+    subprotocol: str | None = None,
+) -> str | None:
+    """The key a request carries: ``Authorization: Bearer``; on Azure routes also the ``api-key``
+    header and, with ``query`` (the WebSocket), the ``api-key`` query parameter, which Microsoft
+    documents for browsers, as they cannot set headers on a WebSocket (how-to/realtime-audio-
+    websockets: "an api-key query string parameter on the request URI"). ``subprotocol``: a key
+    offered as ``openai-insecure-api-key.<key>``. On Azure routes a request that carries two
+    different credentials is refused (:class:`AuthError`): the service never picks one."""
+    bearer = _bearer(handler)
+    if azure is None:
+        return subprotocol or bearer
+    found = [handler.request.headers.get("api-key", ""), bearer or "", subprotocol or ""]
+    if query:
+        found.extend(handler.get_query_arguments("api-key"))
+    distinct = {key.strip() for key in found if key.strip()}
+    if len(distinct) > 1:
+        raise AuthError(
+            "The request carries more than one credential (api-key header, api-key query "
+            "parameter, Authorization): send one.",
+            code="invalid_api_key",
+        )
+    return next(iter(distinct), None)
+
+
+def _request_summary(handler: tornado.web.RequestHandler) -> str:
+    """Tornado's request summary for its logs, without the value of a key in the URL."""
+    request = handler.request
+    return f"{request.method} {redact_url(request.uri or '')} ({request.remote_ip})"
+
+
+def _log_exception(handler: tornado.web.RequestHandler, typ: Any, value: Any, tb: Any) -> None:
+    """Tornado's ``log_exception`` without ``repr(request)`` (it holds the unredacted URL)."""
+    if isinstance(value, tornado.web.HTTPError):
+        if value.log_message:
+            args = [value.status_code, _request_summary(handler), *value.args]
+            tornado.log.gen_log.warning("%d %s: " + value.log_message, *args)
+    else:
+        tornado.log.app_log.error(
+            "Uncaught exception %s", _request_summary(handler), exc_info=(typ, value, tb)
+        )
 
 
 def _azure_refusal(
@@ -279,6 +319,12 @@ class _Base(tornado.web.RequestHandler):
 
     def check_xsrf_cookie(self) -> None:  # API keys, not cookies, authenticate these routes
         return None
+
+    def _request_summary(self) -> str:  # what tornado's access log shows: no key from the URL
+        return _request_summary(self)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        _log_exception(self, typ, value, tb)
 
     def options(self, *args: Any) -> None:
         self.set_status(204)
@@ -671,6 +717,12 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
     def check_xsrf_cookie(self) -> None:
         return None
 
+    def _request_summary(self) -> str:  # what tornado's access log shows: no key from the URL
+        return _request_summary(self)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        _log_exception(self, typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors tornado raises itself (the beta SDP POST's body...) as JSON."""
         _json_error(self, status_code)
@@ -697,10 +749,10 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             _rest_error(self, refusal[0], refusal[1], code=refusal[2])
             return
         offered = self._offered()
-        key = _credential(self, self.azure)
+        offered_key = None
         for proto in offered:
             if proto.startswith(_KEY_SUBPROTOCOL):
-                key = proto[len(_KEY_SUBPROTOCOL) :]
+                offered_key = proto[len(_KEY_SUBPROTOCOL) :]
         beta = (
             self.request.headers.get("OpenAI-Beta", "").replace(" ", "").lower() == "realtime=v1"
             or _BETA_SUBPROTOCOL in offered
@@ -713,6 +765,7 @@ class RealtimeHandler(tornado.websocket.WebSocketHandler):
             return
         try:
             _check_fault_keys(self.state)
+            key = _credential(self, self.azure, query=True, subprotocol=offered_key)
             principal = self.state.keys.authenticate(
                 key, allow_standard=self.state.allow_standard_keys, opening=call_id is None
             )

@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from .dialects import Dialect
 from .session import DEFAULT_MODEL
@@ -55,6 +55,7 @@ __all__ = [
     "azure_webrtc_url",
     "default_model",
     "is_dated_api_version",
+    "redact_url",
     "session_shape",
 ]
 
@@ -121,6 +122,34 @@ def session_shape(session: Mapping[str, Any]) -> Dialect | None:
     return None
 
 
+#: Query parameters that carry a credential (Azure's ``api-key``, ``key``, ``token``...).
+_SECRET_PARAM = re.compile(r"key|token|secret|auth|password|signature|sig$", re.IGNORECASE)
+
+
+def _credential_in_url(url: str) -> str | None:
+    """What credential ``url`` carries (a password, a key-like query parameter), or ``None``."""
+    parts = urlsplit(url)
+    if parts.password:
+        return "a password"
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRET_PARAM.search(name):
+            return f"the query parameter {name!r}"
+    return None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the value of every credential-like query parameter (``api-key``, ``token``...)
+    replaced by ``[secret]``: what a log may show of a request URL."""
+    path, sep, query = url.partition("?")
+    if not sep:
+        return url
+    parts = []
+    for part in query.split("&"):
+        name, eq, _ = part.partition("=")
+        parts.append(f"{name}{eq}[secret]" if eq and _SECRET_PARAM.search(unquote(name)) else part)
+    return f"{path}?{'&'.join(parts)}"
+
+
 def _ws(url: str) -> str:
     parts = urlsplit(url)
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
@@ -148,6 +177,7 @@ class Provider:
     api_version: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=())
     webrtc_url: str | None = None
+    deployments: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -162,6 +192,19 @@ class Provider:
                 f"api_version={self.api_version!r}: Azure's preview API needs a dated version "
                 f"such as {AZURE_PREVIEW_API_VERSION!r} (or use the v1 API: layout 'azure-v1')"
             )
+        for url in (self.base_url, self.webrtc_url or ""):
+            leaked = _credential_in_url(url)
+            if leaked:
+                raise ProviderError(
+                    f"{leaked} in a provider URL: a URL ends up in logs. Give the key as api_key "
+                    "(or AZURE_OPENAI_API_KEY / OPENAI_API_KEY); rt_jupyter sends it in a header"
+                )
+        for deployment, model in self.deployments:
+            if not isinstance(deployment, str) or not isinstance(model, str) or not model:
+                raise ProviderError(
+                    "deployments: use a mapping of deployment names to the models they run, "
+                    "such as {'my-rt': 'gpt-realtime'}"
+                )
         for name, value in self.headers:
             if not _HEADER_NAME.match(name) or "\n" in value or "\r" in value:
                 raise ProviderError(f"headers: {name!r} is not a valid header")
@@ -249,6 +292,21 @@ class Provider:
         if dialect is Dialect.BETA:
             headers["OpenAI-Beta"] = "realtime=v1"
         return headers
+
+    def deployment_model(self, name: str) -> str | None:
+        """The model deployment ``name`` runs, as :attr:`deployments` says (``None``: not said)."""
+        return dict(self.deployments).get(name)
+
+    def log_fields(self, model: str) -> dict[str, str]:
+        """Who serves a session of ``model``, for its log (the ``rt.provider`` note, the widget's
+        ``rt.call_started``): ``name``, ``layout``, ``model`` and, when :attr:`deployments` says,
+        ``runs`` (the model behind the deployment). The frames' price table reads it; it never
+        holds a credential."""
+        fields = {"name": self.name, "layout": self.layout.value, "model": model}
+        runs = self.deployment_model(model)
+        if runs:
+            fields["runs"] = runs
+        return fields
 
     def owns(self, url: str) -> bool:
         """Whether ``url`` has this provider's origin (scheme, host, port): where its credential

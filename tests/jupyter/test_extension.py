@@ -52,7 +52,11 @@ def test_mint_with_local_mount(
         run, jp_fetch, {"session": {"instructions": "Speak like a pirate."}}
     )
     assert code == 200, body
-    assert set(body) == {"value", "expires_at", "model", "dialect", "sdp_url", "upstream"}
+    assert set(body) == {
+        "value", "expires_at", "model", "dialect", "sdp_url", "upstream", "provider"
+    }  # fmt: skip
+    # who serves the call, for the widget's log and the frames' price table (no credential)
+    assert body["provider"] == {"name": "local", "layout": "openai", "model": "gpt-realtime"}
     assert body["value"].startswith("ek_")
     assert body["upstream"] == "local"
     assert body["dialect"] == "ga"

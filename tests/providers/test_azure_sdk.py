@@ -93,10 +93,22 @@ async def test_async_azure_client_with_an_entra_token_provider() -> None:
         assert calls and seen(svc) == ["entra-token"]
 
 
-async def test_async_azure_client_audio_turn(azure: LocalRealtimeService) -> None:
+def _v1(svc: LocalRealtimeService) -> AsyncOpenAI:
+    """Microsoft's v1 API: ``OpenAI(base_url="{endpoint}/openai/v1/", api_key=AZURE_KEY)``."""
+    base = f"{svc.azure_endpoint}/openai/v1"
+    return AsyncOpenAI(
+        api_key=AZ_KEY, base_url=base, websocket_base_url=base.replace("http://", "ws://")
+    )
+
+
+@pytest.mark.parametrize("api", ["preview", "v1"])
+async def test_async_azure_client_audio_turn(azure: LocalRealtimeService, api: str) -> None:
+    """A spoken turn over the preview API (``AsyncAzureOpenAI``) and the v1 API (the SDK's
+    ``AsyncOpenAI`` client, as Microsoft documents it)."""
     clip = speech_clip(QUESTION, 24000, lead_silence_ms=500, tail_silence_ms=1000)
     pcm = encode_audio(clip.samples, 24000, "pcm16")
-    async with _azure(azure).realtime.connect(model=DEPLOYMENT) as conn:
+    client = _azure(azure) if api == "preview" else _v1(azure)
+    async with client.realtime.connect(model=DEPLOYMENT) as conn:
         await _collect(conn, "session.created")
         transcription = {"model": "gpt-4o-mini-transcribe"}
         session: Any = {"type": "realtime", "audio": {"input": {"transcription": transcription}}}
@@ -116,6 +128,7 @@ async def test_async_azure_client_audio_turn(azure: LocalRealtimeService) -> Non
     assert sum(map(len, audio)) > 24000 * 2 * 0.5
     heard = next(e["transcript"] for e in events if e["type"] == completed)
     assert word_accuracy(QUESTION, heard) >= 0.3, heard
+    assert seen(azure) == [AZ_KEY]
 
 
 @pytest.fixture
@@ -155,10 +168,7 @@ def test_sync_azure_client_text_turn(azure_in_thread: LocalRealtimeService) -> N
 
 async def test_v1_api_through_the_sdks_openai_client(azure_text: LocalRealtimeService) -> None:
     """Microsoft's v1 API: ``OpenAI(base_url="{endpoint}/openai/v1/", api_key=AZURE_KEY)``."""
-    base = f"{azure_text.azure_endpoint}/openai/v1"
-    client = AsyncOpenAI(
-        api_key=AZ_KEY, base_url=base, websocket_base_url=base.replace("http://", "ws://")
-    )
+    client = _v1(azure_text)
     secret = await client.realtime.client_secrets.create(
         session={"type": "realtime", "model": DEPLOYMENT}
     )

@@ -86,13 +86,20 @@ async def test_azure_preview_in_both_dialects(
         assert delta in kinds  # the wire spoke the dialect asked for
 
 
+@pytest.mark.parametrize("version", [None, PREVIEW])
 async def test_azure_audio_turn(
-    azure: LocalRealtimeService, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    azure: LocalRealtimeService,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    version: str | None,
 ) -> None:
-    _azure_env(monkeypatch, azure)
+    """A spoken turn through the v1 API (GA) and the preview API (beta, its default)."""
+    _azure_env(monkeypatch, azure, **({"OPENAI_API_VERSION": version} if version else {}))
     clip = speech_clip("what is the weather in paris", 16000, lead_silence_ms=300)
     wav = write_wav16(tmp_path / "q.wav", clip.samples, 16000)
     async with connect(model=DEPLOYMENT, input_transcription=True, quiet=True) as session:
+        assert session.dialect is (Dialect.BETA if version else Dialect.GA)
+        assert ("/openai/realtime?api-version=" in session.url) is bool(version)
         reply = await session.send_audio(str(wav))
         assert reply is not None and reply.status == "completed"
         assert reply.duration_s > 1.0

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import pytest
 
+from rt_jupyter import ConfigurationError
 from rt_jupyter.config import resolve_settings
 from rt_jupyter.jupyter.mint import MintError, build_session, mint_remote
 from rt_jupyter.local.service import LocalRealtimeService
 from rt_jupyter.local.session import Engines
 from tests.local.test_webrtc import client
-from tests.providers.conftest import AZ_KEY, DEPLOYMENT, PREVIEW, seen
+from tests.providers.conftest import (
+    AZ_KEY,
+    DEPLOYMENT,
+    OPENAI_KEY,
+    PREVIEW,
+    Recording,
+    azure_service,
+    seen,
+)
 
 SESSION = build_session({"output_modalities": ["text"]}, model=DEPLOYMENT)
 
@@ -97,3 +106,32 @@ async def test_mint_never_follows_a_redirect_with_the_key(
     with pytest.raises(MintError, match="HTTP 307"):
         await mint_remote(settings=settings, session=SESSION, model=DEPLOYMENT, ttl=60)
     assert seen(azure_text) == []
+
+
+async def test_a_mint_sends_each_provider_its_own_key_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both providers configured in the environment (as a server might be): the mint at Azure
+    carries the Azure key only, the mint at OpenAI the OpenAI key only, and Azure without its
+    own credential is refused before anything is sent."""
+    async with (
+        LocalRealtimeService(engines=Engines(), accept_keys=Recording(OPENAI_KEY)) as openai,
+        azure_service(Engines()) as azure,
+    ):
+        monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", openai.base_url)
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", azure.azure_endpoint)
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", AZ_KEY)
+        at_azure = resolve_settings(provider="azure")
+        token = await mint_remote(settings=at_azure, session=SESSION, model=DEPLOYMENT, ttl=60)
+        assert token.sdp_url.startswith(azure.azure_endpoint)
+        at_openai = resolve_settings()  # an OpenAI key is set: OpenAI
+        session = build_session({"output_modalities": ["text"]}, model="gpt-realtime")
+        token = await mint_remote(settings=at_openai, session=session, model="gpt-realtime", ttl=60)
+        assert token.sdp_url.startswith(openai.base_url)
+        assert seen(azure) == [AZ_KEY] and seen(openai) == [OPENAI_KEY]
+        monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+        monkeypatch.setattr("rt_jupyter.config._azure_token_provider", lambda: None)
+        with pytest.raises(ConfigurationError, match="never sends an OpenAI key to Azure"):
+            resolve_settings(provider="azure")
+        assert seen(azure) == [AZ_KEY] and seen(openai) == [OPENAI_KEY]
