@@ -11,6 +11,9 @@ the local service mounted in the Jupyter server, WebRTC on loopback.
 * sustained throughput: a burst on the in-page data channel; events per second reaching Python,
   every event present and in order, against the baseline of the raw data-channel arrival rate in
   the page;
+* the floor: the same latency for a bare anywidget (no rt_jupyter code) sending one message
+  every 10 ms from its page to a plain ``on_msg`` handler — Jupyter's own comm path (page →
+  JupyterLab's kernel connection → jupyter_server → ZeroMQ → ipykernel → ipywidgets);
 * click → data channel open: from the Connect click to ``oai-events`` open (key, microphone, SDP
   exchange, ICE, DTLS, SCTP), over several connects.
 """
@@ -73,6 +76,37 @@ for _ in range(1000):
 print(json.dumps([(chat.received_at[i] - chat.log.wall[i]) * 1000 for i in got]))
 """
 
+#: The floor under the relay: a bare anywidget (no rt_jupyter code on either side) whose page
+#: sends a message every 10 ms with its send time, received by a plain ``on_msg`` handler.
+BARE = '''import anywidget, time
+class Bare(anywidget.AnyWidget):
+    _esm = """
+    export default { render({ model }) {
+      model.on("msg:custom", (m) => {
+        let i = 0;
+        const tick = () => {
+          model.send({ t: performance.timeOrigin + performance.now(), i });
+          if (++i < m.n) setTimeout(tick, 1000 / m.rate);
+        };
+        tick();
+      });
+    } };
+    """
+bare = Bare()
+bare_got = []
+bare.on_msg(lambda _w, c, _b: bare_got.append((c["t"] / 1000.0, time.time())))'''
+
+BARE_RUN = """
+import asyncio, json
+bare_got.clear()
+bare.send({{"n": {n}, "rate": 100}})
+for _ in range(6000):
+    if len(bare_got) >= {n}:
+        break
+    await asyncio.sleep(0.01)
+print(json.dumps([(k - b) * 1000 for b, k in bare_got]))
+"""
+
 TIMINGS = """
 import json
 print(json.dumps([r.event for r in chat.log.of_kind("rt.timing")]))
@@ -107,7 +141,7 @@ def measure(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rtj-bench-") as tmp:
         lab = start_lab(
             Path(tmp),
-            notebooks={"bench.ipynb": notebook(NOTEBOOK)},
+            notebooks={"bench.ipynb": notebook(f"{NOTEBOOK}\n{BARE}\ndisplay(chat, bare)")},
             extension_config={"local_engines": "text"},
         )
         try:
@@ -128,6 +162,7 @@ def measure(quick: bool) -> dict[str, Any]:
                 timings = kernel_json(kc, TIMINGS)
                 out["click_to_open_ms"] = [t["click_to_open_ms"] for t in timings]
                 out["paced"] = kernel_json(kc, LOOPBACK.format(n=paced_n, rate=100), timeout=600)
+                out["bare_ms"] = kernel_json(kc, BARE_RUN.format(n=paced_n), timeout=600)
                 out["burst"] = kernel_json(kc, LOOPBACK.format(n=burst_n, rate=0), timeout=600)
                 out["service_ms"] = kernel_json(kc, SERVICE.format(n=service_n), timeout=600)
                 out["clock_skew_ms"] = page.evaluate(
@@ -178,10 +213,14 @@ def run(quick: bool) -> list[Result]:
             "relay latency p50 (data channel → Python)",
             p50,
             "ms",
+            baseline="a bare anywidget message (page → on_msg)",
+            baseline_value=_pct(raw["bare_ms"], 0.5),
             higher_is_better=False,
             target="≤ 10 ms",
             met=p50 <= 10,
-            notes=f"{paced['count']} events at 100/s from an in-page data channel{skew}",
+            notes=f"{paced['count']} events at 100/s from an in-page data channel{skew}; "
+            f"the baseline: {len(raw['bare_ms'])} messages at 100/s from a widget with no "
+            f"rt_jupyter code (p95 {_pct(raw['bare_ms'], 0.95):.1f} ms), Jupyter's own path",
         )
     )
     rows.append(
