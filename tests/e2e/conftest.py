@@ -9,7 +9,18 @@ from typing import Any
 
 import pytest
 
-from .harness import Lab, browser, have_browser, notebook, start_lab
+from .harness import (
+    Lab,
+    browser,
+    connect,
+    have_browser,
+    kernel_json,
+    notebook,
+    open_notebook,
+    run_all_cells,
+    run_in_kernel,
+    start_lab,
+)
 
 WEATHER_CELL = '''\
 import json
@@ -36,6 +47,51 @@ chat = VoiceChat(
 )
 chat
 '''
+
+FOLLOW_UP = "sunny and 21 degrees"
+
+WAIT_FOR_ANSWER = f"""
+ev = await chat.wait_for(
+    "response.done", since=0, timeout=90,
+    predicate=lambda e: {FOLLOW_UP!r} in json.dumps(e.data),
+)
+"""
+
+REPORT = """
+import json
+rows = [
+    {"i": r.index, "dir": r.direction, "kind": r.kind, "wall": r.wall, "event": r.event}
+    for r in chat.log
+]
+print(json.dumps({
+    "rows": rows,
+    "status": chat.status,
+    "error": chat.error,
+    "upstream": chat.upstream,
+    "dialect": chat.dialect,
+    "transcript": chat.transcript,
+    "usage": chat.usage,
+    "calls": weather_calls if "weather_calls" in globals() else [],
+    "frame_columns": list(chat.log.to_frame().columns),
+    "session": chat.session,
+}))
+"""
+
+
+def ask_by_voice(
+    context: Any, lab: Lab, name: str, frames: Any = None
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Open notebook ``name`` (a :data:`WEATHER_CELL` widget), run it, connect, wait until the
+    fake microphone's question has been answered with the tool's result; returns the page, a
+    kernel client and the widget's :data:`REPORT`."""
+    page = open_notebook(context, lab, name, frames)
+    kernel_id = lab.wait_for_kernel()
+    run_all_cells(page)
+    connect(page)
+    kc = lab.kernel_client(kernel_id)
+    run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
+    return page, kc, kernel_json(kc, REPORT)
+
 
 SPOKEN = "what is the weather in paris"
 

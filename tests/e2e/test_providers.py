@@ -12,18 +12,14 @@ from typing import Any
 
 import pytest
 
-from .conftest import WEATHER_CELL
+from .conftest import WEATHER_CELL, ask_by_voice
 from .harness import (
     FrameLog,
-    connect,
     kernel_json,
     notebook,
-    open_notebook,
-    run_all_cells,
     run_in_kernel,
     start_lab,
 )
-from .test_voicechat import REPORT, WAIT_FOR_ANSWER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -85,13 +81,7 @@ def test_voice_turn_through_azure(
     frames = FrameLog()
     context = chromium.new_context(viewport={"width": 1100, "height": 900})
     try:
-        page = open_notebook(context, lab, "azure.ipynb", frames)
-        kernel_id = lab.wait_for_kernel()
-        run_all_cells(page)
-        connect(page)
-        kc = lab.kernel_client(kernel_id)
-        run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
-        report = kernel_json(kc, REPORT)
+        _page, kc, report = ask_by_voice(context, lab, "azure.ipynb", frames)
         assert report["upstream"] == "remote"
         assert report["dialect"] == ("beta" if shape == "azure-preview" else "ga")
         assert report["calls"][0].lower() == "paris"
@@ -134,13 +124,7 @@ def test_voice_turn_through_a_beta_only_gateway(
     frames = FrameLog()
     context = chromium.new_context(viewport={"width": 1100, "height": 900})
     try:
-        page = open_notebook(context, lab, "gateway.ipynb", frames)
-        kernel_id = lab.wait_for_kernel()
-        run_all_cells(page)
-        connect(page)
-        kc = lab.kernel_client(kernel_id)
-        run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
-        report = kernel_json(kc, REPORT)
+        _page, kc, report = ask_by_voice(context, lab, "gateway.ipynb", frames)
         assert report["upstream"] == "remote" and report["dialect"] == "beta"
         assert report["calls"][0].lower() == "paris"
         run_in_kernel(kc, TEXT_TURN, timeout=120)

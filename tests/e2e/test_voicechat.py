@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import WEATHER_CELL
+from .conftest import FOLLOW_UP, WEATHER_CELL, ask_by_voice
 from .harness import (
     FrameLog,
     Lab,
@@ -31,35 +31,6 @@ from .harness import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-FOLLOW_UP = "sunny and 21 degrees"
-
-WAIT_FOR_ANSWER = f"""
-ev = await chat.wait_for(
-    "response.done", since=0, timeout=90,
-    predicate=lambda e: {FOLLOW_UP!r} in json.dumps(e.data),
-)
-"""
-
-REPORT = """
-import json
-rows = [
-    {"i": r.index, "dir": r.direction, "kind": r.kind, "wall": r.wall, "event": r.event}
-    for r in chat.log
-]
-print(json.dumps({
-    "rows": rows,
-    "status": chat.status,
-    "error": chat.error,
-    "upstream": chat.upstream,
-    "dialect": chat.dialect,
-    "transcript": chat.transcript,
-    "usage": chat.usage,
-    "calls": weather_calls if "weather_calls" in globals() else [],
-    "frame_columns": list(chat.log.to_frame().columns),
-    "session": chat.session,
-}))
-"""
-
 
 def first(rows: list[dict[str, Any]], kind: str, direction: str = "in", after: int = -1) -> int:
     for row in rows:
@@ -69,13 +40,7 @@ def first(rows: list[dict[str, Any]], kind: str, direction: str = "in", after: i
 
 
 def test_voice_turn_with_python_tool(lab: Lab, context: Any) -> None:
-    page = open_notebook(context, lab, "weather.ipynb")
-    kernel_id = lab.wait_for_kernel()
-    run_all_cells(page)
-    connect(page)
-    kc = lab.kernel_client(kernel_id)
-    run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
-    report = kernel_json(kc, REPORT)
+    page, kc, report = ask_by_voice(context, lab, "weather.ipynb")
     rows = report["rows"]
 
     # the spoken turn that made the model call the tool, in protocol order, as the kernel got it
@@ -262,13 +227,7 @@ def test_no_standard_key_in_notebook_or_comm(
     frames = FrameLog()
     context = chromium.new_context(viewport={"width": 1100, "height": 900})
     try:
-        page = open_notebook(context, lab, "secret.ipynb", frames)
-        kernel_id = lab.wait_for_kernel()
-        run_all_cells(page)
-        connect(page)
-        kc = lab.kernel_client(kernel_id)
-        run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
-        report = kernel_json(kc, REPORT)
+        page, _kc, report = ask_by_voice(context, lab, "secret.ipynb", frames)
         assert report["upstream"] == "remote"
         assert report["calls"][0] == "Paris"
         assert upstream.keys.open_sessions() == 1
@@ -313,13 +272,7 @@ def test_beta_dialect_voice_turn(tmp_path_factory: pytest.TempPathFactory, chrom
     )
     context = chromium.new_context(viewport={"width": 1100, "height": 900})
     try:
-        page = open_notebook(context, lab, "beta.ipynb")
-        kernel_id = lab.wait_for_kernel()
-        run_all_cells(page)
-        connect(page)
-        kc = lab.kernel_client(kernel_id)
-        run_in_kernel(kc, WAIT_FOR_ANSWER, timeout=120)
-        report = kernel_json(kc, REPORT)
+        page, _kc, report = ask_by_voice(context, lab, "beta.ipynb")
         assert report["dialect"] == "beta" and report["upstream"] == "local"
         assert report["status"] == "connected" and report["error"] == ""
         assert report["calls"][0] == "Paris"
