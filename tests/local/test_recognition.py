@@ -18,7 +18,11 @@ import psutil  # type: ignore[import-untyped]  # (ipykernel's dependency)
 import pytest
 
 from rt_jupyter.audio import encode_audio
-from rt_jupyter.local.asr_pool import ProcessTranscriber, default_workers
+from rt_jupyter.local.asr_pool import (
+    ProcessTranscriber,
+    RecogniserSettingsError,
+    default_workers,
+)
 from rt_jupyter.local.engines import Transcript
 from rt_jupyter.local.engines.whisper import (
     BUNDLED_MODEL_SHA256,
@@ -162,6 +166,10 @@ def test_named_models_and_bad_settings(tmp_path: Path) -> None:
         WhisperTranscriber("no-such-model", local_files_only=True)
     with pytest.raises(ValueError, match="unknown recogniser"):
         ProcessTranscriber(engine="vosk")
+    before = set(psutil.Process().children())
+    with pytest.raises(RecogniserSettingsError, match="a model is a Whisper setting"):
+        ProcessTranscriber(engine="pocketsphinx", model="base.en")
+    assert set(psutil.Process().children()) == before  # refused before any worker started
     with pytest.raises(ValueError, match="workers must be at least 1"):
         ProcessTranscriber(workers=0)
 
