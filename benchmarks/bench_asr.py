@@ -14,6 +14,9 @@ utterances one by one. Measured:
 * **First-transcript latency**: ``input_audio_buffer.commit`` sent → first transcription event
   (``...delta``) received, median and p95.
 
+The default decoding (beam search of 5, no timestamp tokens) is compared with the former one
+(greedy, with timestamps) by calling the model directly on the set.
+
 The same set also goes through a WebRTC call (an aiortc peer playing each utterance in real time
 on its 48 kHz Opus microphone track, push to talk) for the word error rate there. Not measured
 here: conversations whose answers keep up (``bench_load``).
@@ -231,6 +234,31 @@ async def _run_engine_webrtc(engine: str, utterances: list[Utterance]) -> Engine
     return run
 
 
+#: Whisper decoding settings compared on the set: the default, and the former default.
+DECODINGS: dict[str, dict[str, Any]] = {
+    "beam 5, no timestamps (default)": {},
+    "greedy with timestamps (former default)": {"beam_size": 1, "without_timestamps": False},
+}
+
+
+def _decodings(utterances: list[Utterance]) -> dict[str, tuple[EngineRun, float]]:
+    """Whisper (bundled tiny.en, 2 threads as one worker uses here) called directly on the set
+    with each of :data:`DECODINGS`: (the run, CPU seconds of this process)."""
+    from rt_jupyter.local.engines.whisper import WhisperTranscriber
+
+    out: dict[str, tuple[EngineRun, float]] = {}
+    for name, settings in DECODINGS.items():
+        transcriber = WhisperTranscriber(cpu_threads=2, **settings)
+        transcriber.transcribe(utterances[0].samples, RATE)  # warm up
+        run = EngineRun(f"whisper, {name}")
+        cpu0 = time.process_time()
+        for u in utterances:
+            run.transcripts.append(transcriber.transcribe(u.samples, RATE).text)
+            run.audio_s += u.seconds
+        out[name] = (run, time.process_time() - cpu0)
+    return out
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -243,6 +271,7 @@ def run(quick: bool = False) -> list[Result]:
         utterances = utterances[::4]
     runs = {e: asyncio.run(_run_engine(e, utterances)) for e in ("pocketsphinx", "whisper")}
     rtc = {e: asyncio.run(_run_engine_webrtc(e, utterances)) for e in ("pocketsphinx", "whisper")}
+    decodings = _decodings(utterances)
     base, ours = runs["pocketsphinx"], runs["whisper"]
     voices = sorted({u.voice for u in utterances})
     per_voice = "; ".join(
@@ -311,6 +340,23 @@ def run(quick: bool = False) -> list[Result]:
             f"{_p95(base.first_event_ms):.0f} ms; one utterance at a time",
         ),
     ]
+    (new, new_cpu), (old, old_cpu) = decodings.values()
+    rows.append(
+        Result(
+            GROUP,
+            "word error rate, Whisper decoding: beam 5 without timestamps against greedy",
+            new.wer(utterances) * 100,
+            "%",
+            baseline="greedy with timestamps (the former default)",
+            baseline_value=old.wer(utterances) * 100,
+            higher_is_better=False,
+            notes=f"tiny.en called directly on the same {n} utterances, 2 threads; CPU per "
+            f"second of audio {new_cpu / new.audio_s:.3f} s vs {old_cpu / old.audio_s:.3f} s; "
+            + "; ".join(
+                f"{v}: {new.wer(utterances, v):.1%} vs {old.wer(utterances, v):.1%}" for v in voices
+            ),
+        )
+    )
     return rows
 
 

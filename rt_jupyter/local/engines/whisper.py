@@ -93,7 +93,8 @@ def _looks_like_path(model: str) -> bool:
 
 
 class WhisperTranscriber:
-    """Offline recognition with faster-whisper (greedy decoding, int8 on CPU by default).
+    """Offline recognition with faster-whisper (beam search of 5 without timestamp tokens, int8
+    on CPU by default).
 
     Args:
         model: ``None`` for the bundled, hash-checked tiny.en; otherwise what faster-whisper's
@@ -103,7 +104,16 @@ class WhisperTranscriber:
         compute_type: CTranslate2 quantization ("int8", "float32", ...).
         download_root: where faster-whisper caches downloaded models (its default if None).
         local_files_only: never download; use the cache or a local directory only.
-        beam_size: 1 is greedy decoding (as accurate as 5 on short utterances, and faster).
+        beam_size: 5 by default (1 is greedy decoding); see ``without_timestamps``.
+        without_timestamps: decode the text alone, no timestamp tokens (the segment then spans
+            the utterance). Measured on the benchmarks' evaluation set (48 utterances, 4
+            voices, Whisper's normalizer and jiwer; tiny.en, int8, 2 threads): greedy with
+            timestamps, the former default, 17.8 % word errors at 0.25 s of CPU per second
+            of audio; beam 5 with timestamps 16.4 % at 0.27; beam 5 without timestamps
+            14.9 % at 0.23 (the encoder of the 30 s window is most of the cost, so the beam
+            is nearly free). Temperature fallback is kept (faster-whisper's default): without
+            it greedy decoding loses 1 point, beam search gains 0.6 (within noise), and it
+            guards against repetition loops.
 
     ``language`` (ISO-639-1, e.g. "en") and ``prompt`` (Whisper's ``initial_prompt``: words
     and spellings to expect) are passed to the model per utterance; English-only models
@@ -118,7 +128,8 @@ class WhisperTranscriber:
         compute_type: str = "int8",
         download_root: str | None = None,
         local_files_only: bool = False,
-        beam_size: int = 1,
+        beam_size: int = 5,
+        without_timestamps: bool = True,
     ) -> None:
         try:
             from faster_whisper import WhisperModel  # type: ignore[import-untyped]
@@ -139,6 +150,7 @@ class WhisperTranscriber:
                 )
         self.model_name = "tiny.en (bundled)" if model is None else str(model)
         self.beam_size = int(beam_size)
+        self.without_timestamps = bool(without_timestamps)
         try:
             self._model: Any = WhisperModel(
                 source,
@@ -172,6 +184,7 @@ class WhisperTranscriber:
             language=language or None,
             initial_prompt=prompt or None,
             beam_size=self.beam_size,
+            without_timestamps=self.without_timestamps,
             vad_filter=False,  # the service's turn detector already cut the utterance
             condition_on_previous_text=False,
         )
