@@ -126,8 +126,8 @@ def _looks_like_path(model: str) -> bool:
 
 
 class WhisperTranscriber:
-    """Offline recognition with faster-whisper (beam search of 5 without timestamp tokens, int8
-    on CPU by default).
+    """Offline recognition with faster-whisper (by default: beam search of 5 without timestamp
+    tokens, a 15 s encoder window for utterances that fit it, int8 on CPU).
 
     Args:
         model: ``None`` for the bundled, hash-checked tiny.en; otherwise what faster-whisper's
