@@ -7,12 +7,16 @@ with 300 ms of silence around each. For each recogniser a service runs with one 
 worker; one WebSocket session (manual commits, ``input_audio_transcription`` on) sends the
 utterances one by one. Measured:
 
-* **Word error rate**: word edits / reference words, after :func:`normalize` (lower case, no
-  punctuation, numerals spelled out so "25" and "twenty five" agree), overall and per voice.
+* **Word error rate**, the standard way: jiwer's word edits over reference words, both sides
+  through Whisper's English normalizer (:func:`normalize`, :func:`wer`), overall and per voice.
 * **Recognition CPU per second of audio**: the worker process's CPU time over the audio's
   duration (lower is better).
 * **First-transcript latency**: ``input_audio_buffer.commit`` sent → first transcription event
   (``...delta``) received, median and p95.
+
+The default decoding (beam search of 5, no timestamp tokens, a 15 s encoder window) is compared
+with the same on the 30 s window and with the former default (greedy, with timestamps, 30 s) by
+calling the model directly on the set.
 
 The same set also goes through a WebRTC call (an aiortc peer playing each utterance in real time
 on its 48 kHz Opus microphone track, push to talk) for the word error rate there. Not measured
@@ -23,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,60 +60,28 @@ SENTENCES = (
 #: (engine, voice) pairs: eSpeak NG variants of three OpenAI voice names, and Piper's joe.
 VOICES = (("espeak", "alloy"), ("espeak", "ash"), ("espeak", "shimmer"), ("piper", "joe"))
 
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+def normalize(text: str) -> str:
+    """Text for scoring, the standard way (Whisper paper, Open ASR leaderboard): Whisper's
+    ``EnglishTextNormalizer`` (lower case, no punctuation, spelled-out numbers as numerals so
+    "forty percent" and "40%" agree, British spellings as American), from the
+    ``whisper-normalizer`` package (OpenAI's code, MIT)."""
+    return str(_english_normalizer()(text))
 
 
-def _spell(n: int) -> str:
-    """A whole number below a million in words ("25" -> "twenty five")."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return f"{_ONES[n // 100]} hundred" + ("" if rest == 0 else " " + _spell(rest))
-    rest = n % 1000
-    return f"{_spell(n // 1000)} thousand" + ("" if rest == 0 else " " + _spell(rest))
+@functools.cache
+def _english_normalizer() -> Any:
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
 
 
-def normalize(text: str) -> list[str]:
-    """Words for scoring: lower case, "%" as "percent", times and numerals spelled out ("at 730"
-    as "at seven thirty"), no punctuation."""
-    text = text.lower().replace("%", " percent").replace("-", " ")
-    text = re.sub(r"(\d+)[:.](\d\d)\b", r"\1 \2", text)  # 7:30 / 7.30 -> 7 30
-    text = re.sub(r"\bat (\d{1,2})([0-5]\d)\b", r"at \1 \2", text)  # "at 730": a time
-    text = re.sub(r"\d+", lambda m: " " + _spell(int(m.group())) + " ", text)
-    return re.findall(r"[a-z']+", text)
+def wer(references: list[str], hypotheses: list[str]) -> float:
+    """Corpus word error rate: word edits (jiwer's alignment) over reference words, both sides
+    through :func:`normalize`."""
+    import jiwer
 
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(edits, reference words): the Levenshtein distance over :func:`normalize`'s words."""
-    from tests.speech import word_edits
-
-    ref = normalize(reference)
-    return word_edits(ref, normalize(hypothesis)), len(ref)
+    return float(jiwer.wer([normalize(r) for r in references], [normalize(h) for h in hypotheses]))
 
 
 @dataclass
@@ -161,12 +134,10 @@ class EngineRun:
     audio_s: float = 0.0
 
     def wer(self, utterances: list[Utterance], voice: str | None = None) -> float:
-        edits = words = 0
-        for u, hyp in zip(utterances, self.transcripts, strict=True):
-            if voice is None or u.voice == voice:
-                e, n = word_errors(u.text, hyp)
-                edits, words = edits + e, words + n
-        return edits / words if words else float("nan")
+        chosen = [i for i, u in enumerate(utterances) if voice is None or u.voice == voice]
+        if not chosen:
+            return float("nan")
+        return wer([utterances[i].text for i in chosen], [self.transcripts[i] for i in chosen])
 
 
 async def _run_engine(engine: str, utterances: list[Utterance]) -> EngineRun:
@@ -264,6 +235,36 @@ async def _run_engine_webrtc(engine: str, utterances: list[Utterance]) -> Engine
     return run
 
 
+#: Whisper decoding settings compared on the set: the default, and the former default.
+DECODINGS: dict[str, dict[str, Any]] = {
+    "beam 5, no timestamps, 15 s window (default)": {},
+    "beam 5, no timestamps, 30 s window": {"window_s": None},
+    "greedy with timestamps, 30 s window (former default)": {
+        "beam_size": 1,
+        "without_timestamps": False,
+        "window_s": None,
+    },
+}
+
+
+def _decodings(utterances: list[Utterance]) -> dict[str, tuple[EngineRun, float]]:
+    """Whisper (bundled tiny.en, 2 threads as one worker uses here) called directly on the set
+    with each of :data:`DECODINGS`: (the run, CPU seconds of this process)."""
+    from rt_jupyter.local.engines.whisper import WhisperTranscriber
+
+    out: dict[str, tuple[EngineRun, float]] = {}
+    for name, settings in DECODINGS.items():
+        transcriber = WhisperTranscriber(cpu_threads=2, **settings)
+        transcriber.transcribe(utterances[0].samples, RATE)  # warm up
+        run = EngineRun(f"whisper, {name}")
+        cpu0 = time.process_time()
+        for u in utterances:
+            run.transcripts.append(transcriber.transcribe(u.samples, RATE).text)
+            run.audio_s += u.seconds
+        out[name] = (run, time.process_time() - cpu0)
+    return out
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -276,6 +277,7 @@ def run(quick: bool = False) -> list[Result]:
         utterances = utterances[::4]
     runs = {e: asyncio.run(_run_engine(e, utterances)) for e in ("pocketsphinx", "whisper")}
     rtc = {e: asyncio.run(_run_engine_webrtc(e, utterances)) for e in ("pocketsphinx", "whisper")}
+    decodings = _decodings(utterances)
     base, ours = runs["pocketsphinx"], runs["whisper"]
     voices = sorted({u.voice for u in utterances})
     per_voice = "; ".join(
@@ -285,7 +287,7 @@ def run(quick: bool = False) -> list[Result]:
     errors = [
         f"{u.text!r} -> {t!r}"
         for u, t in zip(utterances, ours.transcripts, strict=True)
-        if word_errors(u.text, t)[0]
+        if wer([u.text], [t]) > 0
     ]
     n = len(utterances)
     audio_s = ours.audio_s
@@ -344,6 +346,24 @@ def run(quick: bool = False) -> list[Result]:
             f"{_p95(base.first_event_ms):.0f} ms; one utterance at a time",
         ),
     ]
+    (new, _), *_, (old, _) = decodings.values()
+    rows.append(
+        Result(
+            GROUP,
+            "word error rate, Whisper's default decoding against the former one",
+            new.wer(utterances) * 100,
+            "%",
+            baseline="greedy with timestamps, 30 s window (the former default)",
+            baseline_value=old.wer(utterances) * 100,
+            higher_is_better=False,
+            notes=f"tiny.en called directly on the same {n} utterances, 2 threads; "
+            + "; ".join(
+                f"{name}: {run.wer(utterances):.1%}, CPU {cpu / run.audio_s:.3f} s per s of "
+                f"audio (" + ", ".join(f"{v} {run.wer(utterances, v):.1%}" for v in voices) + ")"
+                for name, (run, cpu) in decodings.items()
+            ),
+        )
+    )
     return rows
 
 

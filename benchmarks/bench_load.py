@@ -9,9 +9,8 @@ this process. Levels keep the target's 10:1 ratio of WebSocket sessions to WebRT
 * **Sessions whose audio keeps real time**: the largest level meeting
   :func:`tests.load.stream_failures` (no errors, every spoken turn detected, probe round trip
   p95 ≤ 200 ms, no growing backlog, WebRTC audio at 50 frames/s, the generator itself on time).
-* **Conversations whose answers keep up**: the largest number of WebSocket sessions meeting
-  :func:`tests.load.answer_failures` too (every turn answered from its transcript, end of speech
-  → first audio p95 ≤ 2 s): the speech recogniser is the limit.
+* **Conversations whose answers keep up** (the speech recogniser is the limit): a module of its
+  own, ``bench_load_conversations``, with each recogniser in the same run.
 * Latency percentiles at the sustained level and at the target, against named baselines: one
   20 ms audio frame (probe round trip), one 32 ms VAD frame (end of turn) and one conversation
   alone on the service (end of speech → first audio).
@@ -33,11 +32,12 @@ GROUP = "load"
 TARGET = (100, 10)
 
 
-def _measure(ws: int, rtc: int, seconds: float) -> dict[str, Any]:
+def _measure(ws: int, rtc: int, seconds: float, extra: list[str] | None = None) -> dict[str, Any]:
+    """One load level against a fresh ``rt-jupyter serve`` (``extra``: its further flags)."""
     from tests.load import ServiceProcess, answer_failures, failures, run_load, stream_failures
 
     with tempfile.TemporaryDirectory() as tmp:
-        service = ServiceProcess(Path(tmp))
+        service = ServiceProcess(Path(tmp), extra=extra)
         try:
             report = asyncio.run(
                 run_load(service, ws_sessions=ws, webrtc_calls=rtc, seconds=seconds)
@@ -78,14 +78,7 @@ def run(quick: bool = False) -> list[Result]:
             sustained = result
     target = runs[-1]
     alone = _measure(1, 0, 20.0)
-    conversations: dict[str, Any] | None = None
-    for ws in [2, 4] if quick else [2, 4, 6, 8]:
-        result = _measure(ws, 0, 20.0)
-        print(_short(result), "answers:", result["answer_failures"], file=sys.stderr, flush=True)
-        if result["failures"] or result["answer_failures"]:
-            break
-        conversations = result
-    return _rows(runs, sustained, target, alone, conversations)
+    return _rows(runs, sustained, target, alone)
 
 
 def _rows(
@@ -93,7 +86,6 @@ def _rows(
     sustained: dict[str, Any] | None,
     target: dict[str, Any],
     alone: dict[str, Any],
-    conversations: dict[str, Any] | None,
 ) -> list[Result]:
     total = sum(sustained["level"]) if sustained else 0
     rows = [
@@ -107,7 +99,7 @@ def _rows(
             target="≥ 100 WebSocket + 10 WebRTC",
             met=sustained is not None and sustained["level"] == TARGET,
             notes="streams: no errors, every turn detected, probe p95 ≤ 200 ms, WebRTC at 50 "
-            "frames/s (answers: next rows); " + "; ".join(_short(r) for r in runs),
+            "frames/s (answers: bench_load_conversations); " + "; ".join(_short(r) for r in runs),
         )
     ]
     s_alone = alone["summary"]
@@ -161,38 +153,6 @@ def _rows(
                 f"shed {s['shed']}, unanswered {s['unanswered']}",
             ),
         ]
-    best = conversations or alone
-    s = best["summary"]
-    n = best["level"][0] if conversations else 0
-    rows += [
-        Result(
-            GROUP,
-            "conversations whose answers keep up (WebSocket, end of speech → audio p95 ≤ 2 s)",
-            n,
-            "sessions",
-            baseline="issue 7 target (100)",
-            baseline_value=100.0,
-            target="≥ 100",
-            met=n >= 100,
-            notes=f"the speech recogniser (pocketsphinx, one worker process at nice 19, "
-            f"~0.25× real time) is the limit; at {best['level'][0]}: recogniser "
-            f"{_worker_cores(s)} cores",
-        ),
-        Result(
-            GROUP,
-            f"end of speech → first audio p95 @ {best['level'][0]} conversations",
-            s["turn_to_audio_ms"]["p95"],
-            "ms",
-            baseline="one conversation alone",
-            baseline_value=s_alone["turn_to_audio_ms"]["p95"],
-            higher_is_better=False,
-            target="≤ 2000 ms",
-            met=s["turn_to_audio_ms"]["p95"] <= 2000,
-            notes=f"p50 {s['turn_to_audio_ms']['p50']} ms; alone p50 "
-            f"{s_alone['turn_to_audio_ms']['p50']} ms (200 ms VAD silence + transcription + "
-            "first sentence)",
-        ),
-    ]
     return rows
 
 

@@ -26,6 +26,7 @@ def _accepted_keys(args: argparse.Namespace) -> tuple[list[str] | None, str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from .local.asr_pool import RecogniserSettingsError
     from .local.handlers import DEFAULT_ALLOWED_ORIGINS
     from .local.service import LocalRealtimeService
 
@@ -45,7 +46,11 @@ async def _serve(args: argparse.Namespace) -> int:
         voice_engine=args.voice_engine,
     )
     print("rt_jupyter local realtime service: loading engines...", flush=True)
-    await service.start()
+    try:
+        await service.start()
+    except RecogniserSettingsError as exc:  # the user's settings: a message, not a traceback
+        print(f"rt-jupyter serve: error: {exc}", file=sys.stderr, flush=True)
+        return 2
     print(f"  REST       {service.base_url}   (OPENAI_BASE_URL)", flush=True)
     print(f"  WebSocket  {service.ws_base_url}/realtime?model=gpt-realtime", flush=True)
     print(f"  WebRTC     POST {service.base_url}/realtime/calls", flush=True)

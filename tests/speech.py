@@ -28,7 +28,6 @@ __all__ = [
     "speech_samples",
     "synthesize_wav",
     "word_accuracy",
-    "word_edits",
     "write_wav16",
 ]
 
@@ -151,19 +150,10 @@ def synthesize_wav(
     return write_wav16(path, samples, sample_rate)
 
 
-def word_edits(reference: list[str], hypothesis: list[str]) -> int:
-    """Word substitutions, insertions and deletions from ``reference`` to ``hypothesis``
-    (the Levenshtein distance over words)."""
-    dist = list(range(len(hypothesis) + 1))
-    for i, r in enumerate(reference, 1):
-        prev, dist[0] = dist[0], i
-        for j, h in enumerate(hypothesis, 1):
-            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
-    return dist[-1]
-
-
 def word_accuracy(reference: str, hypothesis: str) -> float:
-    """1 - word error rate (Levenshtein over words), clamped at 0."""
-    ref = re.findall(r"[a-z']+", reference.lower())
-    hyp = re.findall(r"[a-z']+", hypothesis.lower())
-    return max(0.0, 1.0 - word_edits(ref, hyp) / len(ref))
+    """1 - word error rate (jiwer's, over lower-case letter words), clamped at 0."""
+    import jiwer
+
+    ref = " ".join(re.findall(r"[a-z']+", reference.lower()))
+    hyp = " ".join(re.findall(r"[a-z']+", hypothesis.lower()))
+    return max(0.0, 1.0 - float(jiwer.wer(ref, hyp)))

@@ -34,6 +34,7 @@ import numpy.typing as npt
 __all__ = [
     "RECOGNISERS",
     "ProcessTranscriber",
+    "RecogniserSettingsError",
     "TranscriberBusy",
     "default_workers",
     "load_recogniser",
@@ -48,6 +49,28 @@ RECOGNISERS = ("auto", "whisper", "pocketsphinx")
 
 class TranscriberBusy(RuntimeError):
     """Too many utterances are waiting for transcription."""
+
+
+class RecogniserSettingsError(ValueError):
+    """The recogniser settings contradict each other or name no recogniser (a mistake of the
+    user's, reported without a traceback by ``rt-jupyter serve``)."""
+
+
+def check_settings(engine: str, model: str | None) -> None:
+    """Refuse an unknown recogniser, and a model with pocketsphinx: the model is a Whisper
+    setting, and running pocketsphinx while the user believes their model is loaded would be
+    worse than stopping (the same reason ``"whisper"`` never falls back)."""
+    if engine not in RECOGNISERS:
+        raise RecogniserSettingsError(
+            f"unknown recogniser {engine!r}; expected one of {RECOGNISERS}"
+        )
+    if model is not None and engine == "pocketsphinx":
+        raise RecogniserSettingsError(
+            f"a model is a Whisper setting, and the recogniser is pocketsphinx (model {model!r}):"
+            " use the recogniser 'whisper' or 'auto' with it, or name no model (--asr and "
+            "--asr-model, RT_JUPYTER_ASR and RT_JUPYTER_ASR_MODEL, or LocalRealtimeService's "
+            "asr and asr_model)"
+        )
 
 
 def _write(stream: IO[bytes], payload: bytes) -> None:
@@ -76,10 +99,7 @@ def load_recogniser(
 
     ``model`` (a faster-whisper model name or directory) implies Whisper: with a model named,
     or ``engine="whisper"``, a failure to load raises instead of falling back."""
-    if engine not in RECOGNISERS:
-        raise ValueError(f"unknown recogniser {engine!r}; expected one of {RECOGNISERS}")
-    if model is not None and engine == "pocketsphinx":
-        raise ValueError("a model is a Whisper setting: use engine 'whisper' or 'auto' with it")
+    check_settings(engine, model)
     note = ""
     if engine != "pocketsphinx":
         from .engines.whisper import ASR_EXTRA_HINT, WhisperTranscriber
@@ -164,8 +184,7 @@ class ProcessTranscriber:
         max_backlog: int = 16,
         nice: int = 19,
     ) -> None:
-        if engine not in RECOGNISERS:
-            raise ValueError(f"unknown recogniser {engine!r}; expected one of {RECOGNISERS}")
+        check_settings(engine, model)  # before any worker starts
         count = default_workers() if workers is None else int(workers)
         if count < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")

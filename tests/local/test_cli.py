@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import subprocess
@@ -91,14 +92,20 @@ def test_serve_engine_flags_choose_the_recogniser_and_voice() -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "invalid choice: 'vosk'" in bad.stderr
-    wrong = subprocess.run(
-        [
-            *(sys.executable, "-m", "rt_jupyter", "serve", "--port", "0"),
-            *("--asr", "pocketsphinx", "--asr-model", "base.en"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert wrong.returncode != 0
-    assert "a model is a Whisper setting" in wrong.stdout + wrong.stderr
+    # a model with pocketsphinx: a clear error naming the settings, exit status 2, no traceback,
+    # whether the model comes from the command line or the environment
+    for flags, env in (
+        (("--asr", "pocketsphinx", "--asr-model", "base.en"), {}),
+        (("--asr", "pocketsphinx"), {"RT_JUPYTER_ASR_MODEL": "base.en"}),
+    ):
+        wrong = subprocess.run(
+            [sys.executable, "-m", "rt_jupyter", "serve", "--port", "0", *flags],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env},
+        )
+        assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+        assert "Traceback" not in wrong.stdout + wrong.stderr, wrong.stderr
+        assert "rt-jupyter serve: error: a model is a Whisper setting" in wrong.stderr
+        assert "'base.en'" in wrong.stderr and "--asr-model" in wrong.stderr

@@ -14,11 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil  # type: ignore[import-untyped]  # (ipykernel's dependency)
 import pytest
 
 from rt_jupyter.audio import encode_audio
-from rt_jupyter.local.asr_pool import ProcessTranscriber, default_workers
+from rt_jupyter.local.asr_pool import (
+    ProcessTranscriber,
+    RecogniserSettingsError,
+    default_workers,
+)
 from rt_jupyter.local.engines import Transcript
 from rt_jupyter.local.engines.whisper import (
     BUNDLED_MODEL_SHA256,
@@ -53,6 +58,31 @@ def test_whisper_hears_espeak_voices_with_case(whisper: WhisperTranscriber, voic
     assert "Paris" in result.text, result.text
     assert result.duration_ms == len(samples) * 1000 // RATE
     assert result.segments and result.segments[-1].end_ms <= result.duration_ms
+
+
+def test_whisper_encodes_a_short_window_for_short_utterances(whisper: WhisperTranscriber) -> None:
+    """A 15 s encoder window for what fits it (half the cost of Whisper's 30 s), the full
+    window for longer speech and with a prompt, and faster-whisper unchanged outside a
+    transcriber's call."""
+    import faster_whisper.transcribe as fwt  # type: ignore[import-untyped]
+
+    from rt_jupyter.local.engines import whisper as module
+
+    assert whisper.window_frames == 1500
+    assert WhisperTranscriber(cpu_threads=1, window_s=None).window_frames == 0
+    with pytest.raises(ValueError, match="window_s"):
+        WhisperTranscriber(window_s=0.5)
+    module._window.used = 0
+    short = speech_samples(QUESTION, RATE, lead_silence_ms=300, tail_silence_ms=500)
+    text = whisper.transcribe(short, RATE).text
+    assert module._window.used >= 1 and "Paris" in text, text
+    module._window.used = 0
+    long = speech_samples(QUESTION, RATE, lead_silence_ms=300, tail_silence_ms=16000)
+    text = whisper.transcribe(long, RATE).text
+    assert module._window.used == 0 and "Paris" in text, text
+    whisper.transcribe(short, RATE, prompt="Paris")  # a prompt: the 30 s window
+    assert module._window.used == 0
+    assert fwt.pad_or_trim(np.zeros((80, 100), dtype=np.float32)).shape == (80, 3000)
 
 
 def test_whisper_hears_the_piper_voice(whisper: WhisperTranscriber) -> None:
@@ -162,6 +192,10 @@ def test_named_models_and_bad_settings(tmp_path: Path) -> None:
         WhisperTranscriber("no-such-model", local_files_only=True)
     with pytest.raises(ValueError, match="unknown recogniser"):
         ProcessTranscriber(engine="vosk")
+    before = set(psutil.Process().children())
+    with pytest.raises(RecogniserSettingsError, match="a model is a Whisper setting"):
+        ProcessTranscriber(engine="pocketsphinx", model="base.en")
+    assert set(psutil.Process().children()) == before  # refused before any worker started
     with pytest.raises(ValueError, match="workers must be at least 1"):
         ProcessTranscriber(workers=0)
 
