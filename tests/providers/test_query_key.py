@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import websockets
+from tornado.log import access_log
 
 from rt_jupyter import ConfigurationError
 from rt_jupyter.client import connect
@@ -98,13 +99,19 @@ async def test_openai_routes_take_no_key_from_the_query(azure_text: LocalRealtim
 
 
 def _access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
+    """The access log's lines. Matched by tornado's function, not the logger's name: a Jupyter
+    server started in this process earlier renames tornado's loggers after itself."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == access_log.name and r.funcName == "log_request"
+    ]
 
 
 async def test_the_access_log_never_shows_a_key_from_the_url(
     azure_text: LocalRealtimeService, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="tornado.access")
+    caplog.set_level(logging.INFO, logger="tornado.access")  # found by this key even when renamed
     urls = _ws_urls(azure_text)
     async with websockets.connect(f"{urls['v1']}&api-key={AZ_KEY}") as ws:
         await ws.recv()
@@ -122,7 +129,7 @@ async def test_our_clients_send_keys_in_headers_not_urls(
 ) -> None:
     """The kernel client (both Azure APIs) and the extension's mint: every request the service
     logs has no key in its URL, and the key still arrived (in a header)."""
-    caplog.set_level(logging.INFO, logger="tornado.access")
+    caplog.set_level(logging.INFO, logger="tornado.access")  # found by this key even when renamed
     for provider in (
         {"name": "azure", "endpoint": azure_text.azure_endpoint},
         {"name": "azure", "endpoint": azure_text.azure_endpoint, "api_version": PREVIEW},
