@@ -43,6 +43,10 @@ def test_echo_rules() -> None:
     echo = EchoResponder()
     user = [ContextItem("user", "hello there")]
     assert echo.respond(user).text == "You said: hello there."
+    # a recogniser's own full stop or question mark does not end the answer twice
+    assert echo.respond([ContextItem("user", "the Paris.")]).text == "You said: the Paris."
+    asked = echo.respond([ContextItem("user", "What is the time? ")]).text
+    assert asked == "You said: What is the time."
     assert echo.respond([ContextItem("user", "", audio_ms=1500)]).text == (
         "I heard 1.5 seconds of audio."
     )

@@ -204,9 +204,12 @@ ECHO_MAX_WORDS = 60
 
 
 def _brief(text: str) -> str:
+    """What was heard, to quote in a sentence of the answer: at most :data:`ECHO_MAX_WORDS`
+    words, without the closing punctuation a recogniser adds (the answer ends its own sentence:
+    "You said: hello." rather than "You said: hello..")."""
     words = text.split()
     if len(words) <= ECHO_MAX_WORDS:
-        return text
+        return text.strip().rstrip(".!?,;:")
     return " ".join(words[:ECHO_MAX_WORDS]) + " …"
 
 
