@@ -422,7 +422,7 @@ class Conversation:
     def _on_input_transcript_delta(self, ev: Mapping[str, Any]) -> None:
         part = self._input_part(ev)
         if part is not None:
-            part["transcript"] = (part.get("transcript") or "") + str(ev.get("delta") or "")
+            _append(part, "transcript", ev.get("delta"))
 
     def _on_input_transcript(self, ev: Mapping[str, Any]) -> None:
         part = self._input_part(ev)
@@ -519,7 +519,7 @@ class Conversation:
     def _on_text_delta(self, ev: Mapping[str, Any]) -> None:
         found = self._part(ev)
         if found is not None:
-            found[1]["text"] = (found[1].get("text") or "") + str(ev.get("delta") or "")
+            _append(found[1], "text", ev.get("delta"))
 
     def _on_text_done(self, ev: Mapping[str, Any]) -> None:
         found = self._part(ev)
@@ -529,7 +529,7 @@ class Conversation:
     def _on_transcript_delta(self, ev: Mapping[str, Any]) -> None:
         found = self._part(ev)
         if found is not None:
-            found[1]["transcript"] = (found[1].get("transcript") or "") + str(ev.get("delta") or "")
+            _append(found[1], "transcript", ev.get("delta"))
 
     def _on_transcript_done(self, ev: Mapping[str, Any]) -> None:
         found = self._part(ev)
@@ -584,6 +584,16 @@ _HANDLERS: dict[str, str] = {
     "response.function_call_arguments.delta": "_on_args_delta",
     "response.function_call_arguments.done": "_on_args_done",
 }
+
+
+def _append(part: dict[str, Any], key: str, delta: Any) -> None:
+    """``part[key] += delta`` in linear time over a response: the dict lets go of the text
+    first, so CPython extends the string in place instead of copying it for every delta (a
+    long answer streams thousands of deltas). The key keeps its place in the part."""
+    text = part.get(key) or ""
+    part[key] = ""
+    text += str(delta or "")
+    part[key] = text
 
 
 def _b64decode(text: str) -> bytes | None:

@@ -769,3 +769,61 @@ TestGAMirror = MirrorMachine.TestCase
 TestGAMirror.settings = _MACHINE_SETTINGS
 TestBetaMirror = BetaMirrorMachine.TestCase
 TestBetaMirror.settings = _MACHINE_SETTINGS
+
+
+def test_deltas_accumulate_in_order_and_keep_the_parts_shape() -> None:
+    """Text, audio-transcript and input-transcript deltas, thousands of them, end as the joined
+    text (the accumulation extends the string in place; the part keeps its keys' order)."""
+    from rt_jupyter.protocol import Conversation
+
+    conv = Conversation()
+    conv.apply(
+        {
+            "type": "conversation.item.added",
+            "previous_item_id": None,
+            "item": {"id": "u", "type": "message", "role": "user",
+                     "content": [{"type": "input_audio", "transcript": None}]},
+        }
+    )  # fmt: skip
+    conv.apply(
+        {
+            "type": "response.output_item.added",
+            "response_id": "r",
+            "output_index": 0,
+            "item": {"id": "a", "type": "message", "role": "assistant", "content": []},
+        }
+    )
+    words = [f"w{i} " for i in range(5000)]
+    for index, (kind, field) in enumerate(
+        (("response.output_text.delta", "text"), ("response.output_audio_transcript.delta", "x"))
+    ):
+        conv.apply(
+            {
+                "type": "response.content_part.added",
+                "response_id": "r",
+                "item_id": "a",
+                "output_index": 0,
+                "content_index": index,
+                "part": {"type": "text", "text": ""}
+                if field == "text"
+                else {"type": "audio", "transcript": ""},
+            }
+        )
+        for word in words:
+            conv.apply(
+                {"type": kind, "response_id": "r", "item_id": "a", "output_index": 0,
+                 "content_index": index, "delta": word}
+            )  # fmt: skip
+    for word in words[:100]:
+        conv.apply(
+            {"type": "conversation.item.input_audio_transcription.delta", "item_id": "u",
+             "content_index": 0, "delta": word}
+        )  # fmt: skip
+    item = conv.get("a")
+    assert item is not None
+    text_part, audio_part = item.content
+    assert text_part["text"] == "".join(words) and list(text_part) == ["type", "text"]
+    assert audio_part["transcript"] == "".join(words)
+    assert list(audio_part) == ["type", "transcript"]
+    user = conv.get("u")
+    assert user is not None and user.content[0]["transcript"] == "".join(words[:100])
