@@ -365,6 +365,20 @@ def test_asr_recognizes_weather(transcriber: PocketSphinxTranscriber, voice_name
     assert c.speech_start_ms - 50 <= weather.start_ms and weather.end_ms <= c.speech_end_ms + 100
 
 
+def test_an_utterance_is_heard_the_same_whatever_came_before(
+    transcriber: PocketSphinxTranscriber,
+) -> None:
+    """Decoders are pooled and shared by every session: one utterance's result must not depend
+    on what the decoder heard before (PocketSphinx carries its cepstral mean from one utterance
+    to the next unless it is reset; without the reset this clip's second hearing differed)."""
+    question = speech_samples("what is the weather in paris", 24000)
+    other = speech_samples("hello there, set a timer for ten minutes", 24000, voice="ash")
+    first = transcriber.transcribe(question, 24000).text
+    heard = [transcriber.transcribe(x, 24000).text for x in (other, question, other, question)]
+    assert heard[1] == first and heard[3] == first, (first, heard)
+    assert heard[0] == heard[2]
+
+
 def test_asr_word_accuracy(transcriber: PocketSphinxTranscriber) -> None:
     scores = []
     for voice_name in ("echo", "ballad", "cedar"):

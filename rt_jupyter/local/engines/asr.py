@@ -118,12 +118,18 @@ class _DecoderPool:
         self.built = 0
 
     def acquire(self) -> Any:
+        """A decoder whose feature state (cepstral mean normalization, which PocketSphinx
+        carries from one utterance to the next) is reset: what one session's utterance is heard
+        as never depends on what the decoder heard before, from this session or another."""
+        decoder = None
         with self._lock:
             if self._idle:
-                return self._idle.pop()
-        decoder = self._factory()  # slow (~0.1-0.3 s): outside the lock
-        with self._lock:
-            self.built += 1
+                decoder = self._idle.pop()
+        if decoder is None:
+            decoder = self._factory()  # slow (~0.1-0.3 s): outside the lock
+            with self._lock:
+                self.built += 1
+        decoder.reinit_feat()  # ~0.1 ms
         return decoder
 
     def release(self, decoder: Any) -> None:
