@@ -85,21 +85,6 @@ def test_whisper_encodes_a_short_window_for_short_utterances(whisper: WhisperTra
     assert fwt.pad_or_trim(np.zeros((80, 100), dtype=np.float32)).shape == (80, 3000)
 
 
-def test_an_unknown_pad_or_trim_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The short window wraps a faster-whisper internal: one with another signature (a future
-    release) is not wrapped, so recognition keeps working with the 30 s window."""
-    import faster_whisper.transcribe as fwt
-
-    from rt_jupyter.local.engines import whisper as module
-
-    def pad_or_trim(array: Any, frames: int = 3000) -> Any:  # a changed internal
-        return array
-
-    monkeypatch.setattr(fwt, "pad_or_trim", pad_or_trim)
-    module._install_short_window()
-    assert fwt.pad_or_trim is pad_or_trim
-
-
 def test_whisper_hears_the_piper_voice(whisper: WhisperTranscriber) -> None:
     from rt_jupyter.local.engines import PiperSpeech
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import inspect
-import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .asr import Segment, Transcript, asr_input
-
-log = logging.getLogger("rt_jupyter.local")
 
 __all__ = [
     "ASR_EXTRA_HINT",
@@ -111,11 +107,6 @@ def _install_short_window() -> None:
 
     original = fwt.pad_or_trim
     if getattr(original, "rt_jupyter_window", False):
-        return
-    if list(inspect.signature(original).parameters) != ["array", "length", "axis"]:
-        # another faster-whisper than the one this was written for: keep its 30 s window
-        # rather than call its internal function the wrong way
-        log.warning("faster-whisper's pad_or_trim changed: Whisper keeps its 30 s window")
         return
 
     def pad_or_trim(array: Any, length: int = FULL_WINDOW_FRAMES, *, axis: int = -1) -> Any:
