@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import importlib.util
 import json
 import statistics
 import time
@@ -99,14 +100,9 @@ class Utterance:
 
 def evaluation_set() -> list[Utterance]:
     """The generated set: every sentence in every available voice (Piper's if installed)."""
-    from tests.speech import speech_samples
+    from tests.speech import piper_samples, speech_samples
 
-    try:
-        from rt_jupyter.local.engines import PiperSpeech
-
-        piper: PiperSpeech | None = PiperSpeech(sample_rate=RATE)
-    except ImportError:
-        piper = None
+    with_piper = importlib.util.find_spec("piper") is not None  # (the voice extra)
     pad = np.zeros(RATE * 3 // 10, dtype=np.float32)
     out: list[Utterance] = []
     for engine, voice in VOICES:
@@ -115,8 +111,8 @@ def evaluation_set() -> list[Utterance]:
                 samples = speech_samples(
                     text, RATE, voice=voice, lead_silence_ms=300, tail_silence_ms=300
                 )
-            elif piper is not None:
-                samples = np.concatenate([pad, piper.synthesize_all(text), pad])
+            elif with_piper:
+                samples = np.concatenate([pad, piper_samples(text, RATE), pad])
             else:
                 continue
             out.append(Utterance(text, f"{engine}:{voice}", samples))

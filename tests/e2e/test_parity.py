@@ -150,6 +150,9 @@ def check_one_door(obs: dict[str, Any], dialect: str) -> None:
         assert turn["status"] == "completed", label
     # callbacks under both names saw every delta of the typed turns' responses, once
     typed_texts = "".join(obs["texts"][2:])
+    # "*" was handed every event the typed turns received, once each, in the order logged
+    assert obs["callbacks"]["any"] == obs["callbacks"]["typed_events"]
+    assert all(event_id for event_id, _ in obs["callbacks"]["typed_events"])
     assert obs["callbacks"]["ga"] == obs["callbacks"]["beta"] == typed_texts
     assert "noon in tokyo" in typed_texts and "no data for rome" in typed_texts
     wire = "response.text.delta" if dialect == "beta" else "response.output_text.delta"
@@ -168,16 +171,23 @@ def check_one_door(obs: dict[str, Any], dialect: str) -> None:
 
 def same(session: dict[str, Any], widget: dict[str, Any]) -> None:
     """What must be identical through the two doors."""
+    # "*" saw the same kinds through both doors (the event ids differ: two sessions)
+    kinds = {
+        door: [k for _, k in obs["callbacks"]["any"]]
+        for door, obs in (("s", session), ("w", widget))
+    }
+    assert kinds["s"] == kinds["w"]
     for key in (
         "spoken_answer_status",
         "first_delta",
-        "callbacks",
         "tool_errors",
         "responses_requested",
         "code_blocks",
         "tool_timeout",
     ):
         assert session[key] == widget[key], key
+    for key in ("ga", "beta"):
+        assert session["callbacks"][key] == widget["callbacks"][key], key
     # the same error class and advice; the widget names itself ("VoiceChat.tool_timeout") and
     # traitlets hands its validator the number as a float
     for call, (family, message) in session["bad_arguments"].items():

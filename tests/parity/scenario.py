@@ -165,13 +165,14 @@ async def _run(door: Any, speak: Callable[[], Awaitable[Any]] | None) -> dict[st
     # --- callbacks and waiters under GA and beta names ------------------------------------------
     by_ga: list[str] = []
     by_beta: list[str] = []
-    everything: list[str] = []
+    everything: list[tuple[Any, str]] = []  # (event_id, kind) of what "*" was handed
     door.on("response.output_text.delta", lambda e: by_ga.append(str(e.get("delta"))))
     door.on("response.text.delta", lambda e: by_beta.append(str(e.get("delta"))))
-    on_any = door.on("*", lambda e: everything.append(e.kind))
+    on_any = door.on("*", lambda e: everything.append((e.get("event_id"), e.kind)))
 
     # --- typed turns ----------------------------------------------------------------------------
     turns: dict[str, Any] = {}
+    typed_events: list[tuple[Any, str]] = []  # the typed turns' received events, as logged
     first_delta: list[str] = []
     for label, text in TURNS:
         mark = len(door.log)
@@ -185,14 +186,29 @@ async def _run(door: Any, speak: Callable[[], Awaitable[Any]] | None) -> dict[st
             "kinds": [r.kind for r in rows],
             "status": (done.get("response") or {}).get("status"),
         }
+        typed_events.extend((r.event.get("event_id"), r.kind) for r in rows)
         if label == "text":
             # a waiter given the beta name gets the GA kind, with the dialect's wire type
             delta = await door.wait_for("response.text.delta", since=mark, timeout=5)
             first_delta = [delta.kind, delta.type]
+    # a callback runs after its event is logged (the widget hands events to callbacks on the
+    # kernel's loop): wait until "*" has had the last one before taking it off
+    for _ in range(600):
+        if not typed_events or typed_events[-1] in everything:
+            break
+        await asyncio.sleep(0.05)
     door.off("*", on_any)
     obs["turns"] = turns
     obs["first_delta"] = first_delta
-    obs["callbacks"] = {"ga": "".join(by_ga), "beta": "".join(by_beta), "any": everything}
+    # what "*" got of the typed turns' events (not a late event of the spoken turn's, handed to
+    # it just after it was registered), to compare with the log's
+    typed = set(typed_events)
+    obs["callbacks"] = {
+        "ga": "".join(by_ga),
+        "beta": "".join(by_beta),
+        "any": [list(pair) for pair in everything if pair in typed],
+        "typed_events": [list(pair) for pair in typed_events],
+    }
 
     # --- what went out: tool outputs, in order ---------------------------------------------------
     rows = list(door.log)
