@@ -261,6 +261,30 @@ def _decodings(utterances: list[Utterance]) -> dict[str, tuple[EngineRun, float]
     return out
 
 
+def _batches(utterances: list[Utterance], size: int = 4) -> tuple[float, float, int]:
+    """Whisper's CPU seconds for the set one utterance at a time and in batches of ``size``
+    (interleaved, best of two each), and how many utterances the two heard differently."""
+    from rt_jupyter.local.engines.whisper import WhisperTranscriber
+
+    transcriber = WhisperTranscriber(cpu_threads=2)
+    clips = [u.samples for u in utterances]
+    transcriber.transcribe_batch(clips[:size], RATE)  # warm up
+    one_cpu, batch_cpu = [], []
+    alone: list[Any] = []
+    together: list[Any] = []
+    for _ in range(2):
+        cpu0 = time.process_time()
+        alone = [transcriber.transcribe(c, RATE) for c in clips]
+        one_cpu.append(time.process_time() - cpu0)
+        cpu0 = time.process_time()
+        together = []
+        for i in range(0, len(clips), size):
+            together += transcriber.transcribe_batch(clips[i : i + size], RATE)
+        batch_cpu.append(time.process_time() - cpu0)
+    differ = sum(a != b for a, b in zip(alone, together, strict=True))
+    return min(one_cpu), min(batch_cpu), differ
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -274,6 +298,7 @@ def run(quick: bool = False) -> list[Result]:
     runs = {e: asyncio.run(_run_engine(e, utterances)) for e in ("pocketsphinx", "whisper")}
     rtc = {e: asyncio.run(_run_engine_webrtc(e, utterances)) for e in ("pocketsphinx", "whisper")}
     decodings = _decodings(utterances)
+    one_cpu, batch_cpu, differ = _batches(utterances)
     base, ours = runs["pocketsphinx"], runs["whisper"]
     voices = sorted({u.voice for u in utterances})
     per_voice = "; ".join(
@@ -342,6 +367,20 @@ def run(quick: bool = False) -> list[Result]:
             f"{_p95(base.first_event_ms):.0f} ms; one utterance at a time",
         ),
     ]
+    rows.append(
+        Result(
+            GROUP,
+            "Whisper CPU per second of audio, batches of 4",
+            batch_cpu / audio_s,
+            "s/s",
+            baseline="one utterance at a time",
+            baseline_value=one_cpu / audio_s,
+            higher_is_better=False,
+            notes=f"tiny.en called directly on the same {n} utterances, 2 threads, best of two "
+            f"each; transcripts that differ between the two: {differ} of {n} (the recogniser "
+            "pool batches utterances that wait together, up to 8)",
+        )
+    )
     (new, _), *_, (old, _) = decodings.values()
     rows.append(
         Result(

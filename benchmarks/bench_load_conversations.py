@@ -10,7 +10,8 @@ end of speech → first audio p95 ≤ 2 s and not growing). The levels rise unti
 one; the engines take turns at each level, so that both see much the same machine; the notes
 give, for each level, the cores other programs used meanwhile (the recognisers run at nice 19,
 so a busy machine delays them first). Target (issue 14): Whisper keeps up with at least twice
-pocketsphinx's number of conversations.
+pocketsphinx's number of conversations. Whisper also runs with ``--asr-batch 1`` (one utterance
+at a time) as the baseline of its batches.
 """
 
 from __future__ import annotations
@@ -24,19 +25,26 @@ from .bench_load import _measure, _short, _worker_cores
 from .common import Result
 
 GROUP = "load"
-ENGINES = ("pocketsphinx", "whisper")
+#: The recognisers compared, as ``rt-jupyter serve`` flags: Whisper as it runs by default
+#: (waiting utterances in batches), Whisper one utterance at a time, and pocketsphinx.
+ENGINES: dict[str, list[str]] = {
+    "pocketsphinx": ["--asr", "pocketsphinx"],
+    "whisper": ["--asr", "whisper"],
+    "whisper, no batches": ["--asr", "whisper", "--asr-batch", "1"],
+}
 
 
 def capacities(
-    levels: list[int], seconds: float, engines: tuple[str, ...] = ENGINES
+    levels: list[int], seconds: float, engines: dict[str, list[str]] | None = None
 ) -> dict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]]:
     """For each engine: the largest level kept up (None if not even the first) and every run."""
-    best: dict[str, dict[str, Any] | None] = {e: None for e in engines}
+    engines = ENGINES if engines is None else engines
+    best: dict[str, dict[str, Any] | None] = dict.fromkeys(engines)
     runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
     alive = list(engines)
     for ws in levels:
         for engine in list(alive):
-            result = _measure(ws, 0, seconds, extra=["--asr", engine])
+            result = _measure(ws, 0, seconds, extra=engines[engine])
             runs[engine].append(result)
             kept = not result["failures"]  # the streams' criteria and the answers'
             print(
@@ -80,7 +88,8 @@ def run(quick: bool = False) -> list[Result]:
     levels = [2, 4, 8, 12, 16] if quick else [2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32]
     found = capacities(levels, seconds)
     (ps, ps_runs), (wh, wh_runs) = found["pocketsphinx"], found["whisper"]
-    n_ps, n_wh = _level(ps), _level(wh)
+    one, one_runs = found["whisper, no batches"]
+    n_ps, n_wh, n_one = _level(ps), _level(wh), _level(one)
     rows = [
         Result(
             GROUP,
@@ -94,8 +103,19 @@ def run(quick: bool = False) -> list[Result]:
             met=n_ps > 0 and n_wh >= 2 * n_ps,
             notes=f"recogniser pool: cores − 1 worker processes (here "
             f"{_workers()}), at nice 19; {seconds:g} s per level, levels {levels[0]}, "
-            f"{levels[1]}, ... taken by both engines in turn until one fails; whisper: "
+            f"{levels[1]}, ... taken by the engines in turn until each fails; whisper: "
             f"{_runs_note(wh_runs)}; pocketsphinx: {_runs_note(ps_runs)}",
+        ),
+        Result(
+            GROUP,
+            "conversations whose answers keep up, Whisper with batches (up to 8 waiting "
+            "utterances transcribed together)",
+            n_wh,
+            "sessions",
+            baseline="Whisper one utterance at a time (--asr-batch 1), same run",
+            baseline_value=float(n_one),
+            notes=f"the same levels and criteria as above; whisper, no batches: "
+            f"{_runs_note(one_runs)}",
         ),
     ]
     for engine, best in (("Whisper", wh), ("pocketsphinx", ps)):

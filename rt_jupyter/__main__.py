@@ -43,6 +43,7 @@ async def _serve(args: argparse.Namespace) -> int:
         asr=args.asr,
         asr_model=args.asr_model,
         asr_workers=args.asr_workers,
+        asr_batch=args.asr_batch,
         voice_engine=args.voice_engine,
     )
     print("rt_jupyter local realtime service: loading engines...", flush=True)
@@ -125,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="recogniser processes (default $RT_JUPYTER_ASR_WORKERS or CPU cores - 1, >= 1)",
+    )
+    serve.add_argument(
+        "--asr-batch",
+        type=int,
+        default=None,
+        help="at most this many waiting utterances transcribed together (default "
+        "$RT_JUPYTER_ASR_BATCH or 8; 1: one at a time)",
     )
     serve.add_argument(
         "--voice-engine",

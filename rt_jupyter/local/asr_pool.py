@@ -7,7 +7,8 @@ the service for that long. :class:`ProcessTranscriber` runs the recogniser in ch
 at least one), talking over their stdin/stdout: no ``multiprocessing``, so scripts without a
 ``__main__`` guard are safe. Under overload (more than ``max_backlog`` utterances waiting) it
 declines new work at once instead of letting responses fall further behind; the session then
-reports a ``conversation.item.input_audio_transcription.failed`` for that turn.
+reports a ``conversation.item.input_audio_transcription.failed`` for that turn. Utterances
+waiting together are transcribed together (Whisper's batches: the same words for less CPU).
 
 Which recogniser (:data:`RECOGNISERS`): ``"whisper"`` (faster-whisper, the ``asr`` extra),
 ``"pocketsphinx"``, or ``"auto"``: Whisper when it loads, else pocketsphinx with a note that
@@ -16,16 +17,17 @@ says how to get better recognition.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import json
 import logging
 import os
-import queue
 import struct
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import numpy as np
@@ -141,16 +143,21 @@ class _Worker:
             raise RuntimeError(f"transcription worker failed to start: {ready.get('error', ready)}")
         return ready
 
-    def request(self, header: bytes, audio: bytes) -> dict[str, Any]:
+    def request(self, header: bytes, clips: list[bytes]) -> list[dict[str, Any]]:
+        """Send a request and its clips; one reply per clip."""
         if self.proc is None or self.proc.poll() is not None:
             self.spawn()
             self.wait_ready()
         proc = self.proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         _write(proc.stdin, header)
-        _write(proc.stdin, audio)
+        for clip in clips:
+            _write(proc.stdin, clip)
         reply: dict[str, Any] = json.loads(_read(proc.stdout))
-        return reply
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        results: list[dict[str, Any]] = reply["results"]
+        return results
 
     def close(self) -> None:
         proc, self.proc = self.proc, None
@@ -163,8 +170,24 @@ class _Worker:
                 proc.kill()
 
 
+@dataclass(eq=False)  # (compared by identity: the deque removes a job by ==)
+class _Job:
+    """One utterance waiting for a worker."""
+
+    samples: npt.NDArray[np.float32]
+    sample_rate: int
+    language: str | None
+    prompt: str | None
+    future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+
+    @property
+    def key(self) -> tuple[int, str | None, str | None]:
+        """Utterances with the same key can be transcribed in one batch."""
+        return (self.sample_rate, self.language, self.prompt)
+
+
 class ProcessTranscriber:
-    """A transcriber whose work happens in ``workers`` child processes (one utterance each).
+    """A transcriber whose work happens in ``workers`` child processes.
 
     ``engine`` and ``model``: see :func:`load_recogniser` (``RT_JUPYTER_ASR`` and
     ``RT_JUPYTER_ASR_MODEL`` are read by :meth:`Engines.default`, not here). ``workers``: how
@@ -172,6 +195,13 @@ class ProcessTranscriber:
     threads (default: the cores shared out between the workers). Starting blocks until every
     worker has loaded its model; a worker that fails to start raises ``RuntimeError``.
     :attr:`engine` says which recogniser runs and :attr:`note` why it is not Whisper.
+
+    Utterances are taken in order of arrival. A worker that becomes free takes the oldest one
+    and, up to ``batch_size`` in all and its share of what waits (idle workers take the rest),
+    the others waiting with the same sample rate, language and prompt: Whisper transcribes them
+    in one batch (the same words as one at a time, for less CPU; see
+    :meth:`WhisperTranscriber.transcribe_batch`), pocketsphinx one after the other. Nothing
+    waits for a batch to fill: a lone utterance goes at once.
     """
 
     def __init__(
@@ -182,26 +212,32 @@ class ProcessTranscriber:
         workers: int | None = None,
         cpu_threads: int | None = None,
         max_backlog: int = 16,
+        batch_size: int = 8,
         nice: int = 19,
     ) -> None:
         check_settings(engine, model)  # before any worker starts
         count = default_workers() if workers is None else int(workers)
         if count < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if cpu_threads is None:
             cpu_threads = max(1, (os.cpu_count() or 1) // count)
         self.max_backlog = max_backlog
+        self.batch_size = int(batch_size)
         self.nice = nice
         self.workers = count
         self._pending = 0
         self._count_lock = threading.Lock()
+        self._jobs: collections.deque[_Job] = collections.deque()
+        self._ready = threading.Condition()
+        self._closed = False
+        self._idle = 0  # threads waiting for work (each feeds one worker)
+        #: How many requests of each size the workers were sent (size 1: no batch).
+        self.batch_sizes: collections.Counter[int] = collections.Counter()
         config = {"nice": nice, "engine": engine, "model": model, "cpu_threads": cpu_threads}
         argv = [sys.executable, "-m", "rt_jupyter.local.asr_pool", json.dumps(config)]
         self._workers = [_Worker(argv) for _ in range(count)]
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        # utterances run in order of arrival on threads of their own (never the service's pool),
-        # one per worker process
-        self._queue = concurrent.futures.ThreadPoolExecutor(count, thread_name_prefix="rtj-asr")
         try:
             for worker in self._workers:  # load the models in parallel
                 worker.spawn()
@@ -209,12 +245,15 @@ class ProcessTranscriber:
         except BaseException:
             self.close()
             raise
-        for worker in self._workers:
-            self._idle.put(worker)
         self.engine: str = ready[0]["engine"]
         self.note: str = ready[0].get("note", "")
         if self.note:
             log.warning("rt_jupyter local service: %s", self.note)
+        # one thread per worker process (never the service's pool) hands it its work
+        for number, worker in enumerate(self._workers):
+            threading.Thread(
+                target=self._feed, args=(worker,), name=f"rtj-asr-{number}", daemon=True
+            ).start()
 
     @property
     def backlog(self) -> int:
@@ -233,19 +272,20 @@ class ProcessTranscriber:
 
         Admission happens here, when the work is submitted: with ``max_backlog`` utterances
         already waiting it raises :class:`TranscriberBusy` at once."""
+        if self._closed:
+            raise RuntimeError("the recogniser pool is closed")
         with self._count_lock:
             if self._pending >= self.max_backlog:
                 raise TranscriberBusy(
                     f"{self._pending} utterances are waiting for transcription; try again later"
                 )
             self._pending += 1
-        try:
-            future = self._queue.submit(self._run, samples, sample_rate, language, prompt)
-        except BaseException:
-            self._done(None)
-            raise
-        future.add_done_callback(self._done)
-        return future
+        job = _Job(np.ascontiguousarray(samples, dtype="<f4"), int(sample_rate), language, prompt)
+        job.future.add_done_callback(self._done)
+        with self._ready:
+            self._jobs.append(job)
+            self._ready.notify()
+        return job.future
 
     def _done(self, _: object) -> None:
         with self._count_lock:
@@ -262,46 +302,88 @@ class ProcessTranscriber:
         """Transcribe in a worker; blocks the calling thread (not the GIL)."""
         return self.submit(samples, sample_rate, language=language, prompt=prompt).result()
 
-    def _run(
-        self,
-        samples: npt.NDArray[np.float32],
-        sample_rate: int,
-        language: str | None,
-        prompt: str | None,
-    ) -> Any:
+    def _take(self) -> list[_Job] | None:
+        """The oldest waiting utterance and the others it can be batched with (None: closed)."""
+        with self._ready:
+            self._idle += 1
+            try:
+                while not self._jobs and not self._closed:
+                    self._ready.wait()
+            finally:
+                self._idle -= 1
+            if self._closed:
+                return None
+            # a share of what waits, so that idle workers take the rest at the same time
+            limit = min(self.batch_size, -(-len(self._jobs) // (self._idle + 1)))
+            first = self._jobs.popleft()
+            batch = [first]
+            for job in list(self._jobs):
+                if len(batch) >= limit:
+                    break
+                if job.key == first.key:
+                    self._jobs.remove(job)
+                    batch.append(job)
+        return [job for job in batch if job.future.set_running_or_notify_cancel()]
+
+    def _feed(self, worker: _Worker) -> None:
+        while (batch := self._take()) is not None:
+            try:
+                self._send(worker, batch)
+            except BaseException as exc:  # never leave a future pending, nor end this thread
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+
+    def _send(self, worker: _Worker, batch: list[_Job]) -> None:
+        """One request to ``worker`` for ``batch``; each job's future gets its transcript (a
+        dead worker raises here, and is started again for the next request)."""
         from .engines import Segment, Transcript
 
-        request = json.dumps({"rate": sample_rate, "language": language, "prompt": prompt}).encode()
-        audio = np.ascontiguousarray(samples, dtype="<f4").tobytes()
-        worker = self._idle.get()  # one is free: as many threads as workers
-        try:
-            reply = worker.request(request, audio)
-        finally:
-            self._idle.put(worker)
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return Transcript(
-            text=reply["text"],
-            segments=[Segment(**s) for s in reply["segments"]],
-            duration_ms=reply["duration_ms"],
+        if not batch:
+            return
+        first = batch[0]
+        request = {
+            "rate": first.sample_rate,
+            "language": first.language,
+            "prompt": first.prompt,
+            "count": len(batch),
+        }
+        self.batch_sizes[len(batch)] += 1
+        replies = worker.request(
+            json.dumps(request).encode(), [job.samples.tobytes() for job in batch]
         )
+        for job, reply in zip(batch, replies, strict=True):
+            if "error" in reply:
+                job.future.set_exception(RuntimeError(reply["error"]))
+            else:
+                job.future.set_result(
+                    Transcript(
+                        text=reply["text"],
+                        segments=[Segment(**s) for s in reply["segments"]],
+                        duration_ms=reply["duration_ms"],
+                    )
+                )
 
     def close(self) -> None:
-        """Stop the worker processes."""
-        self._queue.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker processes; utterances still waiting are cancelled."""
+        with self._ready:
+            self._closed = True
+            waiting, self._jobs = list(self._jobs), collections.deque()
+            self._ready.notify_all()
+        for job in waiting:  # (notified too, as concurrent.futures.wait expects)
+            if job.future.cancel():
+                job.future.set_running_or_notify_cancel()
         for worker in self._workers:
             worker.close()
 
 
 def _serve(config: dict[str, Any]) -> None:
-    """The worker: read (request, audio) pairs on stdin, answer on stdout."""
+    """The worker: read requests (a header, then its clips) on stdin, answer on stdout."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a library's print() must not corrupt the replies
     if config.get("nice"):
         with contextlib.suppress(OSError):
             os.nice(int(config["nice"]))
-    from dataclasses import asdict
-
     try:
         transcriber, engine, note = load_recogniser(
             config.get("engine", "auto"),
@@ -315,24 +397,50 @@ def _serve(config: dict[str, Any]) -> None:
     while True:
         try:
             request = json.loads(_read(stdin))
-            audio = np.frombuffer(_read(stdin), dtype="<f4")
+            clips = [np.frombuffer(_read(stdin), dtype="<f4") for _ in range(request["count"])]
         except EOFError:
             return
         try:
-            result = transcriber.transcribe(
-                audio,
-                int(request["rate"]),
-                language=request.get("language"),
-                prompt=request.get("prompt"),
-            )
-            reply: dict[str, Any] = {
-                "text": result.text,
-                "segments": [asdict(s) for s in result.segments],
-                "duration_ms": result.duration_ms,
-            }
+            results = _transcribe_all(transcriber, clips, request)
+            reply: dict[str, Any] = {"results": results}
         except Exception as exc:  # report to the caller, keep serving
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         _write(stdout, json.dumps(reply).encode())
+
+
+def _transcribe_all(
+    transcriber: Any, clips: list[npt.NDArray[np.float32]], request: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each clip's transcript (or error) as the worker replies it: in one batch where the
+    recogniser has batches, else (or if the batch fails) one clip at a time, so that one bad
+    clip fails alone."""
+    from dataclasses import asdict
+
+    settings = {"language": request.get("language"), "prompt": request.get("prompt")}
+    rate = int(request["rate"])
+    results: list[Any] = []
+    if len(clips) > 1 and hasattr(transcriber, "transcribe_batch"):
+        try:
+            results = transcriber.transcribe_batch(clips, rate, **settings)
+        except Exception:
+            log.exception("rt_jupyter local service: a batch failed; one at a time")
+            results = []
+    if not results:
+        for clip in clips:
+            try:
+                results.append(transcriber.transcribe(clip, rate, **settings))
+            except Exception as exc:
+                results.append({"error": f"{type(exc).__name__}: {exc}"})
+    return [
+        r
+        if isinstance(r, dict)
+        else {
+            "text": r.text,
+            "segments": [asdict(x) for x in r.segments],
+            "duration_ms": r.duration_ms,
+        }
+        for r in results
+    ]
 
 
 if __name__ == "__main__":

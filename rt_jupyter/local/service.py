@@ -44,8 +44,9 @@ class LocalRealtimeService:
     port; default: loopback pages), others get 403; ``cors=False``: same-origin pages only.
     Without ``engines``, the default ones are loaded on start with ``asr`` (recogniser:
     ``"auto"``, ``"whisper"``, ``"pocketsphinx"``), ``asr_model`` (a faster-whisper model name
-    or directory), ``asr_workers`` and ``voice_engine`` (``"espeak"``, ``"piper"``, ``"auto"``);
-    see :meth:`Engines.default`, which also reads them from the environment.
+    or directory), ``asr_workers``, ``asr_batch`` and ``voice_engine`` (``"espeak"``,
+    ``"piper"``, ``"auto"``); see :meth:`Engines.default`, which also reads them from the
+    environment.
 
     It also plays Azure OpenAI (:func:`~rt_jupyter.local.handlers.make_handlers`): the v1 API at
     :attr:`azure_endpoint` ``/openai/v1/realtime…``, the preview API at ``/openai/realtime`` and
@@ -74,6 +75,7 @@ class LocalRealtimeService:
         asr_model: str | None = None,
         asr_workers: int | None = None,
         voice_engine: str | None = None,
+        asr_batch: int | None = None,
         deployments: Iterable[str] | None = None,
         ga_shape_disabled: bool = False,
     ) -> None:
@@ -87,6 +89,7 @@ class LocalRealtimeService:
             asr_model=asr_model,
             asr_workers=asr_workers,
             voice_engine=voice_engine,
+            asr_batch=asr_batch,
         )
         durations = {Dialect.GA: 3600.0, Dialect.BETA: 1800.0}
         if max_session_s is not None:
@@ -154,7 +157,9 @@ class LocalRealtimeService:
         asr = getattr(transcriber, "engine", type(transcriber).__name__)
         workers = getattr(transcriber, "workers", None)
         if workers is not None:
-            asr += f" ({workers} worker{'s' if workers != 1 else ''})"
+            batch = getattr(transcriber, "batch_size", 1)
+            batches = f", batches of up to {batch}" if asr == "whisper" and batch > 1 else ""
+            asr += f" ({workers} worker{'s' if workers != 1 else ''}{batches})"
         summary = f"recognition {asr}, voice {type(engines.voice).__name__}"
         note = getattr(transcriber, "note", "")
         return f"{summary}\n  note: {note}" if note else summary

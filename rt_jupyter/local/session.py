@@ -95,6 +95,17 @@ class AudioOutput(Protocol):
         """Start counting played time for a new assistant item."""
 
 
+def _env_int(name: str) -> int | None:
+    """A whole-number setting from the environment (None when unset or blank)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+
+
 @dataclass
 class Engines:
     """The engines a session uses; each is swappable (see :mod:`rt_jupyter.local.engines`)."""
@@ -112,6 +123,7 @@ class Engines:
         asr_model: str | None = None,
         asr_workers: int | None = None,
         voice_engine: str | None = None,
+        asr_batch: int | None = None,
     ) -> Engines:
         """The offline engines: silero VAD, a recogniser pool, a voice and
         :class:`EchoResponder`.
@@ -121,7 +133,9 @@ class Engines:
         pocketsphinx; or ``"whisper"``/``"pocketsphinx"``), ``asr_model``
         (``RT_JUPYTER_ASR_MODEL``: a faster-whisper model name or directory; default the
         bundled tiny.en), ``asr_workers`` (``RT_JUPYTER_ASR_WORKERS``: recogniser processes,
-        default cores - 1, at least 1) and ``voice_engine`` (``RT_JUPYTER_VOICE_ENGINE``:
+        default cores - 1, at least 1), ``asr_batch`` (``RT_JUPYTER_ASR_BATCH``: at most this
+        many waiting utterances transcribed together, default 8; 1 for none) and
+        ``voice_engine`` (``RT_JUPYTER_VOICE_ENGINE``:
         ``"espeak"`` by default, ``"piper"`` for Piper's natural voice (the ``voice``
         extra, eSpeak NG for the voice names Piper lacks), ``"auto"`` for Piper when
         installed)."""
@@ -129,21 +143,15 @@ class Engines:
         from .engines import ServerVadTurnDetector
         from .engines.vad import SileroBatch
 
+        workers = asr_workers if asr_workers is not None else _env_int("RT_JUPYTER_ASR_WORKERS")
+        batch_size = asr_batch if asr_batch is not None else _env_int("RT_JUPYTER_ASR_BATCH")
         env = os.environ
-        workers = asr_workers
-        if workers is None and env.get("RT_JUPYTER_ASR_WORKERS", "").strip():
-            try:
-                workers = int(env["RT_JUPYTER_ASR_WORKERS"])
-            except ValueError:
-                raise ValueError(
-                    "RT_JUPYTER_ASR_WORKERS must be a whole number, got "
-                    f"{env['RT_JUPYTER_ASR_WORKERS']!r}"
-                ) from None
         voice = load_voice(voice_engine or env.get("RT_JUPYTER_VOICE_ENGINE") or "espeak")
         transcriber = ProcessTranscriber(
             engine=asr or env.get("RT_JUPYTER_ASR") or "auto",
             model=asr_model or env.get("RT_JUPYTER_ASR_MODEL") or None,
             workers=workers,
+            batch_size=8 if batch_size is None else batch_size,
         )
 
         try:  # one shared model scored in batches; per-session models without onnxruntime

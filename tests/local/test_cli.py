@@ -34,7 +34,8 @@ def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def test_serve_prints_urls_serves_and_stops_on_ctrl_c() -> None:
-    proc, text = _serve("--key", "sk-cli-test")
+    proc, text = _serve("--key", "sk-cli-test", "--asr-batch", "5")
+    assert re.search(r"recognition whisper \(\d+ workers?, batches of up to 5\)", text), text
     match = re.search(r"(ws://127\.0\.0\.1:\d+/v1)/realtime", text)
     assert match, text
     assert "http://127.0.0.1:" in text
@@ -79,7 +80,7 @@ def test_serve_engine_flags_choose_the_recogniser_and_voice() -> None:
     """``--asr pocketsphinx --asr-workers 2``: the engines line says so; a bad choice is refused
     by the parser; a model for pocketsphinx is refused with a clear error."""
     proc, text = _serve(
-        *("--key", "sk-cli", "--asr", "pocketsphinx", "--asr-workers", "2"),
+        *("--key", "sk-cli", "--asr", "pocketsphinx", "--asr-workers", "2", "--asr-batch", "4"),
         *("--voice-engine", "espeak"),
     )
     proc.send_signal(signal.SIGINT)

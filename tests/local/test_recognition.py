@@ -387,6 +387,26 @@ async def test_settings_choose_pocketsphinx(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "many")
     with pytest.raises(ValueError, match="RT_JUPYTER_ASR_WORKERS must be a whole number"):
         Engines.default()
+    monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "1")
+    monkeypatch.setenv("RT_JUPYTER_ASR_BATCH", "1.5")
+    with pytest.raises(ValueError, match="RT_JUPYTER_ASR_BATCH must be a whole number"):
+        Engines.default()
+    monkeypatch.setenv("RT_JUPYTER_ASR_BATCH", "0")
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        Engines.default()
+
+
+async def test_whisper_batch_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RT_JUPYTER_ASR_BATCH`` (and ``asr_batch``, ``--asr-batch``) sets the batch limit; the
+    engines line says it."""
+    monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "1")
+    monkeypatch.setenv("RT_JUPYTER_ASR_BATCH", "3")
+    async with LocalRealtimeService(asr="whisper") as svc:
+        assert svc.engines_summary == (
+            "recognition whisper (1 worker, batches of up to 3), voice EspeakVoice"
+        )
+    async with LocalRealtimeService(asr="whisper", asr_batch=1) as svc:
+        assert svc.engines_summary == "recognition whisper (1 worker), voice EspeakVoice"
 
 
 class _SaysItsSettings:

@@ -10,16 +10,18 @@ exists, or a local directory holding a converted model.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import importlib.metadata
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .asr import Segment, Transcript, asr_input
+from .asr import ASR_RATE, Segment, Transcript, asr_input
 
 __all__ = [
     "ASR_EXTRA_HINT",
@@ -120,6 +122,19 @@ def _install_short_window() -> None:
     fwt.pad_or_trim = pad_or_trim
 
 
+#: faster-whisper's defaults for dropping a window as silence: no_speech_prob above the first
+#: and average log probability not above the second (its batched pipeline returns them unapplied).
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+
+
+def _no_speech(segment: Any) -> bool:
+    """Whether faster-whisper's sequential transcription would have skipped ``segment``."""
+    return bool(
+        segment.no_speech_prob > NO_SPEECH_THRESHOLD and segment.avg_logprob <= LOG_PROB_THRESHOLD
+    )
+
+
 def _looks_like_path(model: str) -> bool:
     """A directory rather than a model name or Hugging Face id ("org/name")."""
     return Path(model).expanduser().is_dir() or model.startswith(("/", ".", "~", "\\"))
@@ -204,6 +219,7 @@ class WhisperTranscriber:
         self.window_frames = frames if frames < FULL_WINDOW_FRAMES else 0
         if self.window_frames:
             _install_short_window()
+        self._batched: Any = None  # faster-whisper's BatchedInferencePipeline, on first use
         try:
             self._model: Any = WhisperModel(
                 source,
@@ -239,6 +255,102 @@ class WhisperTranscriber:
             return self._transcribe(x, duration_ms, language, prompt)
         finally:
             _window.frames = 0
+
+    def transcribe_batch(
+        self,
+        clips: Sequence[npt.NDArray[np.float32]],
+        sample_rate: int,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> list[Transcript]:
+        """Transcribe several utterances together: what :meth:`transcribe` hears in each, for
+        less CPU (one encoder and decoder pass for the batch: 1.3-1.4x the utterances per
+        second at 4 a batch, beam 5, on the benchmarks' set).
+
+        Clips that fit one encoder window go through faster-whisper's
+        ``BatchedInferencePipeline``; longer ones, a multilingual model with no ``language``
+        (the pipeline would detect one language for the whole batch) and temperature fallback
+        (the pipeline decodes at one temperature) take :meth:`transcribe`, one at a time."""
+        x_and_ms = [asr_input(clip, sample_rate) for clip in clips]
+        window = FULL_WINDOW_FRAMES if prompt or not self.window_frames else self.window_frames
+        hop = int(self._model.feature_extractor.hop_length)
+        batchable = (language or not self._model.model.is_multilingual) and isinstance(
+            self.temperature, (int, float)
+        )
+        together = [
+            i
+            for i, (x, _) in enumerate(x_and_ms)
+            if batchable and x.shape[0] > 0 and x.shape[0] // hop <= window
+        ]
+        out: list[Transcript | None] = [None] * len(clips)
+        if len(together) > 1:
+            heard = self._batch([x_and_ms[i] for i in together], window, language, prompt)
+            for i, transcript in zip(together, heard, strict=True):
+                out[i] = transcript
+        return [
+            self.transcribe(clip, sample_rate, language=language, prompt=prompt) if t is None else t
+            for clip, t in zip(clips, out, strict=True)
+        ]
+
+    def _batch(
+        self,
+        clips: list[tuple[npt.NDArray[np.float32], int]],
+        window: int,
+        language: str | None,
+        prompt: str | None,
+    ) -> list[Transcript]:
+        """The clips laid end to end, each at a whole second, each one clip of the pipeline."""
+        from faster_whisper import BatchedInferencePipeline
+
+        if self._batched is None:
+            self._batched = BatchedInferencePipeline(self._model)
+        starts: list[int] = []
+        at = 0
+        for x, _ in clips:
+            starts.append(at)
+            at += -(-x.shape[0] // ASR_RATE) * ASR_RATE + ASR_RATE  # whole seconds, one apart
+        audio = np.zeros(at, dtype=np.float32)
+        for (x, _), start in zip(clips, starts, strict=True):
+            audio[start : start + x.shape[0]] = x
+        # half a sample of margin: the pipeline rounds seconds * rate down to whole samples
+        spans = [
+            {"start": start / ASR_RATE, "end": (start + x.shape[0] + 0.5) / ASR_RATE}
+            for (x, _), start in zip(clips, starts, strict=True)
+        ]
+        _window.frames = window if window < FULL_WINDOW_FRAMES else 0
+        try:
+            segments, _info = self._batched.transcribe(
+                audio,
+                language=language or None,
+                # with the leading space faster-whisper's sequential transcription gives it
+                initial_prompt=" " + prompt.strip() if prompt else None,
+                beam_size=self.beam_size,
+                without_timestamps=self.without_timestamps,
+                temperature=self.temperature,
+                vad_filter=False,
+                clip_timestamps=spans,
+                batch_size=len(clips),
+            )
+            found = list(segments)
+        finally:
+            _window.frames = 0
+        heard: list[list[Segment]] = [[] for _ in clips]
+        for seg in found:  # the clip a segment belongs to: the last one starting before it
+            i = bisect.bisect_right(starts, round(seg.start * ASR_RATE)) - 1
+            text = seg.text.strip()
+            if _no_speech(seg) or not any(c.isalnum() for c in text):
+                continue
+            offset_ms = starts[i] * 1000 // ASR_RATE
+            duration_ms = clips[i][1]
+            start = max(0, int(seg.start * 1000) - offset_ms)
+            # (ending on a 10 ms feature frame, as the sequential transcription's segments do)
+            end = max(start, min(int(seg.end * 1000) - offset_ms, duration_ms // 10 * 10))
+            heard[i].append(Segment(text, start, end))
+        return [
+            Transcript(" ".join(s.text for s in segs), segs, ms)
+            for segs, (_, ms) in zip(heard, clips, strict=True)
+        ]
 
     def _transcribe(
         self,
