@@ -348,7 +348,8 @@ class ProcessTranscriber:
             "prompt": first.prompt,
             "count": len(batch),
         }
-        self.batch_sizes[len(batch)] += 1
+        with self._count_lock:
+            self.batch_sizes[len(batch)] += 1
         replies = worker.request(
             json.dumps(request).encode(), [job.samples.tobytes() for job in batch]
         )
