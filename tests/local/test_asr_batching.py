@@ -63,15 +63,17 @@ def test_the_pool_batches_waiting_utterances_and_keeps_them_apart() -> None:
     """One worker, eleven utterances submitted at once (three of them prompted): the waiting
     ones go in batches of at most four, prompted ones only with prompted ones, and each future
     gets its own utterance's words."""
+    utterances: list[tuple[str, np.ndarray, str | None]] = []
+    for i in range(8):
+        text, voice = SAID[i % len(SAID)]
+        utterances.append((text, _said(text, voice), None))
+        if i % 3 == 0:
+            utterances.append(("zareck", _said("my friend is called zarek", "alloy"), "Zareck"))
     pool = ProcessTranscriber(workers=1, cpu_threads=2, batch_size=4)
     try:
-        jobs: list[tuple[str, concurrent.futures.Future[object]]] = []
-        for i in range(8):
-            text, voice = SAID[i % len(SAID)]
-            jobs.append((text, pool.submit(_said(text, voice), RATE)))
-            if i % 3 == 0:
-                name = _said("my friend is called zarek", "alloy")
-                jobs.append(("zareck", pool.submit(name, RATE, prompt="Zareck")))
+        # submitted in microseconds: whatever the machine's speed, the worker takes the first
+        # (or more) while the rest wait
+        jobs = [(text, pool.submit(clip, RATE, prompt=prompt)) for text, clip, prompt in utterances]
         heard = [(text, future.result(timeout=300)) for text, future in jobs]
     finally:
         pool.close()
