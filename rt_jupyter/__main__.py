@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="NAME_OR_DIR",
         help="faster-whisper model: a name it downloads and caches (base.en, small, ...) or a "
-        "model directory (default $RT_JUPYTER_ASR_MODEL or the bundled tiny.en)",
+        "model directory (default $RT_JUPYTER_ASR_MODEL or the bundled tiny.en); base is read "
+        "from the asr-base extra with no network when it is installed",
     )
     serve.add_argument(
         "--asr-workers",
