@@ -44,6 +44,7 @@ async def _serve(args: argparse.Namespace) -> int:
         asr_model=args.asr_model,
         asr_workers=args.asr_workers,
         asr_batch=args.asr_batch,
+        asr_language=args.asr_language,
         voice_engine=args.voice_engine,
     )
     print("rt_jupyter local realtime service: loading engines...", flush=True)
@@ -134,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="at most this many waiting utterances transcribed together (default "
         "$RT_JUPYTER_ASR_BATCH or 8; 1: one at a time)",
+    )
+    serve.add_argument(
+        "--asr-language",
+        default=None,
+        metavar="CODE",
+        help="language of utterances whose session names none (default $RT_JUPYTER_ASR_LANGUAGE "
+        "or en; auto: a multilingual model detects it per utterance)",
     )
     serve.add_argument(
         "--voice-engine",

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -73,6 +74,25 @@ def check_settings(engine: str, model: str | None) -> None:
             "--asr-model, RT_JUPYTER_ASR and RT_JUPYTER_ASR_MODEL, or LocalRealtimeService's "
             "asr and asr_model)"
         )
+
+
+#: The language of utterances whose session names none (see :class:`ProcessTranscriber`).
+DEFAULT_LANGUAGE = "en"
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+def check_language(language: str | None) -> str | None:
+    """A recogniser language setting: an ISO-639-1 code ("en", "fr", ...), or ``None``/"auto"
+    (returned as ``None``) to detect the language of each utterance."""
+    if language is None or language == "auto":
+        return None
+    if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+        raise RecogniserSettingsError(
+            f"the recogniser language must be an ISO-639-1 code such as 'en' or 'auto' (detect "
+            f"per utterance), got {language!r} (--asr-language, RT_JUPYTER_ASR_LANGUAGE or "
+            "LocalRealtimeService's asr_language)"
+        )
+    return language
 
 
 def _write(stream: IO[bytes], payload: bytes) -> None:
@@ -196,6 +216,11 @@ class ProcessTranscriber:
     worker has loaded its model; a worker that fails to start raises ``RuntimeError``.
     :attr:`engine` says which recogniser runs and :attr:`note` why it is not Whisper.
 
+    ``language`` (ISO-639-1) is the language of utterances whose session names none: by default
+    "en", like the rest of the service (its voices and answers are English); ``None`` (or
+    "auto") lets a multilingual model detect one per utterance, which on short utterances
+    sometimes picks a wrong one (English-only models and pocketsphinx ignore it).
+
     Utterances are taken in order of arrival. A worker that becomes free takes the oldest one
     and, up to ``batch_size`` in all and its share of what waits (idle workers take the rest),
     the others waiting with the same sample rate, language and prompt: Whisper transcribes them
@@ -214,8 +239,10 @@ class ProcessTranscriber:
         max_backlog: int = 16,
         batch_size: int = 8,
         nice: int = 19,
+        language: str | None = DEFAULT_LANGUAGE,
     ) -> None:
         check_settings(engine, model)  # before any worker starts
+        self.language = check_language(language)
         count = default_workers() if workers is None else int(workers)
         if count < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
@@ -247,6 +274,8 @@ class ProcessTranscriber:
             raise
         self.engine: str = ready[0]["engine"]
         self.note: str = ready[0].get("note", "")
+        #: The Whisper model the workers loaded (None for pocketsphinx).
+        self.model_name: str | None = ready[0].get("model")
         if self.note:
             log.warning("rt_jupyter local service: %s", self.note)
         # one thread per worker process (never the service's pool) hands it its work
@@ -280,7 +309,8 @@ class ProcessTranscriber:
                     f"{self._pending} utterances are waiting for transcription; try again later"
                 )
             self._pending += 1
-        job = _Job(np.ascontiguousarray(samples, dtype="<f4"), int(sample_rate), language, prompt)
+        samples = np.ascontiguousarray(samples, dtype="<f4")
+        job = _Job(samples, int(sample_rate), language or self.language, prompt)
         job.future.add_done_callback(self._done)
         with self._ready:
             self._jobs.append(job)
@@ -394,7 +424,9 @@ def _serve(config: dict[str, Any]) -> None:
     except Exception as exc:
         _write(stdout, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         return
-    _write(stdout, json.dumps({"ready": True, "engine": engine, "note": note}).encode())
+    model = getattr(transcriber, "model_name", None)
+    ready = {"ready": True, "engine": engine, "model": model, "note": note}
+    _write(stdout, json.dumps(ready).encode())
     while True:
         try:
             request = json.loads(_read(stdin))

@@ -44,9 +44,9 @@ class LocalRealtimeService:
     port; default: loopback pages), others get 403; ``cors=False``: same-origin pages only.
     Without ``engines``, the default ones are loaded on start with ``asr`` (recogniser:
     ``"auto"``, ``"whisper"``, ``"pocketsphinx"``), ``asr_model`` (a faster-whisper model name
-    or directory), ``asr_workers``, ``asr_batch`` and ``voice_engine`` (``"espeak"``,
-    ``"piper"``, ``"auto"``); see :meth:`Engines.default`, which also reads them from the
-    environment.
+    or directory), ``asr_workers``, ``asr_batch``, ``asr_language`` and ``voice_engine``
+    (``"espeak"``, ``"piper"``, ``"auto"``); see :meth:`Engines.default`, which also reads them
+    from the environment.
 
     It also plays Azure OpenAI (:func:`~rt_jupyter.local.handlers.make_handlers`): the v1 API at
     :attr:`azure_endpoint` ``/openai/v1/realtime…``, the preview API at ``/openai/realtime`` and
@@ -76,6 +76,7 @@ class LocalRealtimeService:
         asr_workers: int | None = None,
         voice_engine: str | None = None,
         asr_batch: int | None = None,
+        asr_language: str | None = None,
         deployments: Iterable[str] | None = None,
         ga_shape_disabled: bool = False,
     ) -> None:
@@ -90,6 +91,7 @@ class LocalRealtimeService:
             asr_workers=asr_workers,
             voice_engine=voice_engine,
             asr_batch=asr_batch,
+            asr_language=asr_language,
         )
         durations = {Dialect.GA: 3600.0, Dialect.BETA: 1800.0}
         if max_session_s is not None:
@@ -159,7 +161,9 @@ class LocalRealtimeService:
         if workers is not None:
             batch = getattr(transcriber, "batch_size", 1)
             batches = f", batches of up to {batch}" if asr == "whisper" and batch > 1 else ""
-            asr += f" ({workers} worker{'s' if workers != 1 else ''}{batches})"
+            model = getattr(transcriber, "model_name", None)
+            model = f"{model}; " if model else ""
+            asr += f" ({model}{workers} worker{'s' if workers != 1 else ''}{batches})"
         summary = f"recognition {asr}, voice {type(engines.voice).__name__}"
         note = getattr(transcriber, "note", "")
         return f"{summary}\n  note: {note}" if note else summary

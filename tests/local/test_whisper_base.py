@@ -14,14 +14,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]  # (ipykernel's dependency)
 import pytest
 
-from rt_jupyter.local.asr_pool import ProcessTranscriber
+from rt_jupyter.local.asr_pool import ProcessTranscriber, RecogniserSettingsError
 from rt_jupyter.local.engines.whisper import (
     ModelIntegrityError,
     WhisperTranscriber,
     bundled_base_files,
 )
+from rt_jupyter.local.service import LocalRealtimeService
+from rt_jupyter.local.session import Engines
 from tests.speech import speech_samples, word_accuracy
 
 pytestmark = pytest.mark.timeout(300)
@@ -65,7 +68,7 @@ def test_base_loads_offline_and_is_multilingual(monkeypatch: pytest.MonkeyPatch)
     english = speech_samples("book a table for four people", RATE, tail_silence_ms=300)
     for name in ("base", "Systran/faster-whisper-base"):
         model = WhisperTranscriber(name, cpu_threads=1, local_files_only=True)
-        assert model.model_name == f"{name} (asr-base extra)"
+        assert model.model_name == f"{name} from the asr-base extra"
         heard = model.transcribe(spanish, RATE, language="es").text
         assert word_accuracy(SPANISH, heard) >= 0.6, heard
     tiny = WhisperTranscriber(cpu_threads=1).transcribe(spanish, RATE, language="es").text
@@ -75,19 +78,52 @@ def test_base_loads_offline_and_is_multilingual(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_pool_runs_base_in_its_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--asr-model base`` in the recogniser pool: worker processes read the extra, no network,
-    and batches hear what one-at-a-time hears."""
+    """``--asr-model base`` in the recogniser pool: worker processes read the extra, no network;
+    batches hear what one-at-a-time hears; a session's language beats the pool's default."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spanish = speech_samples(SPANISH, RATE, voice="es", tail_silence_ms=300)
     pool = ProcessTranscriber(engine="whisper", model="base", workers=1)
     try:
-        assert pool.engine == "whisper"
-        spanish = speech_samples(SPANISH, RATE, voice="es", tail_silence_ms=300)
+        assert pool.engine == "whisper" and pool.language == "en"
+        assert pool.model_name == "base from the asr-base extra"
         futures = [pool.submit(spanish, RATE, language="es") for _ in range(3)]
         heard = [f.result(timeout=120).text for f in futures]
         assert len(set(heard)) == 1, heard
         assert word_accuracy(SPANISH, heard[0]) >= 0.6, heard
+        # no language from the session: the pool's default, English, not Spanish
+        as_english = pool.transcribe(spanish, RATE).text
+        assert word_accuracy(SPANISH, as_english) < 0.6, as_english
     finally:
         pool.close()
+
+
+def test_auto_detects_the_language_of_each_utterance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RT_JUPYTER_ASR_LANGUAGE=auto``: with no language from the session, the model detects
+    one per utterance (Spanish written as Spanish, English as English)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("RT_JUPYTER_ASR_LANGUAGE", "auto")
+    monkeypatch.setenv("RT_JUPYTER_ASR_MODEL", "base")
+    monkeypatch.setenv("RT_JUPYTER_ASR_WORKERS", "1")
+    engines = Engines.default()
+    try:
+        pool = engines.transcriber
+        assert pool.language is None
+        spanish = speech_samples(SPANISH, RATE, voice="es", tail_silence_ms=300)
+        heard = pool.transcribe(spanish, RATE).text
+        assert word_accuracy(SPANISH, heard) >= 0.6, heard
+        english = speech_samples("book a table for four people", RATE, tail_silence_ms=300)
+        heard = pool.transcribe(english, RATE).text
+        assert word_accuracy("book a table for 4 people", heard) >= 0.8, heard
+    finally:
+        engines.close()
+
+
+@pytest.mark.parametrize("language", ["english", "EN", "e", "en-US", "", "../x"])
+def test_a_bad_language_setting_is_refused_before_any_worker_starts(language: str) -> None:
+    before = set(psutil.Process().children())
+    with pytest.raises(RecogniserSettingsError, match="ISO-639-1 code such as 'en' or 'auto'"):
+        ProcessTranscriber(language=language)
+    assert set(psutil.Process().children()) == before
 
 
 @pytest.fixture
@@ -145,3 +181,14 @@ def test_half_the_extra_is_refused(shadowed: Path) -> None:
     (shadowed / PACKAGES[1] / "__init__.py").write_text("")
     with pytest.raises(ModelIntegrityError, match=r"cannot be read.*rt_jupyter\[asr-base\]"):
         bundled_base_files()
+
+
+async def test_the_service_names_the_model_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RT_JUPYTER_ASR_MODEL=base``: the engines line says which weights answer."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("RT_JUPYTER_ASR_MODEL", "base")
+    async with LocalRealtimeService(asr_workers=1, asr_batch=2) as service:
+        assert service.engines_summary == (
+            "recognition whisper (base from the asr-base extra; 1 worker, batches of up to 2), "
+            "voice EspeakVoice"
+        )

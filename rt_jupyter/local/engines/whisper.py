@@ -290,9 +290,10 @@ class WhisperTranscriber:
                     f"Whisper model directory {model!r} has no model.bin (a CTranslate2 "
                     "conversion, as faster-whisper loads)"
                 )
-        self.model_name = "tiny.en (bundled)" if model is None else str(model)
+        #: What is loaded, as the service's engines line names it.
+        self.model_name = f"tiny.en from {BUNDLED_MODEL_PACKAGE}" if model is None else str(model)
         if files:
-            self.model_name += " (asr-base extra)"
+            self.model_name += " from the asr-base extra"
         self.beam_size = int(beam_size)
         self.temperature = temperature
         self.without_timestamps = bool(without_timestamps)
