@@ -137,6 +137,14 @@ class EngineRun:
             return float("nan")
         return wer([utterances[i].text for i in chosen], [self.transcripts[i] for i in chosen])
 
+    def errors(self, utterances: list[Utterance]) -> list[str]:
+        """Each utterance heard with a word error, as "reference -> transcript"."""
+        return [
+            f"{u.text!r} -> {t!r}"
+            for u, t in zip(utterances, self.transcripts, strict=True)
+            if wer([u.text], [t]) > 0
+        ]
+
 
 #: The session's transcription settings in every run: English named, as OpenAI advises for
 #: speech whose language is known (English-only models and pocketsphinx ignore it; a
@@ -315,11 +323,7 @@ def _base_rows(utterances: list[Utterance], tiny: EngineRun, tiny_rtc: EngineRun
             for v in voices
         )
 
-    errors = [
-        f"{u.text!r} -> {t!r}"
-        for u, t in zip(utterances, base.transcripts, strict=True)
-        if wer([u.text], [t]) > 0
-    ]
+    errors = base.errors(utterances)
     return [
         Result(
             GROUP,
@@ -374,11 +378,7 @@ def run(quick: bool = False) -> list[Result]:
         f"{v}: whisper {ours.wer(utterances, v):.1%}, pocketsphinx {base.wer(utterances, v):.1%}"
         for v in voices
     )
-    errors = [
-        f"{u.text!r} -> {t!r}"
-        for u, t in zip(utterances, ours.transcripts, strict=True)
-        if wer([u.text], [t]) > 0
-    ]
+    errors = ours.errors(utterances)
     n = len(utterances)
     audio_s = ours.audio_s
     rows = [
