@@ -12,8 +12,10 @@ the glottal cycle), so an utterance depends on everything the process said befor
 clip on which tests ran first (Whisper heard one clip as "watching the weather in Paris" after
 other tests, "what is the weather in Paris" alone). So clips are made by a helper process
 (``python -m tests.speech``) that loads eSpeak once and forks a child per clip: every child
-starts from the same state. :func:`piper_samples` does the same for Piper, whose voice draws
-random noise, with a seeded ONNX Runtime session per clip.
+starts from the same state, with eSpeak's own random numbers seeded (its breathy variants, such
+as alloy's, draw noise from a generator it seeds from the clock: without the seed a clip
+differed from one process to the next). :func:`piper_samples` does the same for Piper, whose
+voice draws random noise, with a seeded ONNX Runtime session per clip.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ __all__ = [
 QUESTION = "what is the weather in paris"
 #: Samples quieter than this (-60 dBFS, ~33 LSB of 16-bit PCM) are not speech.
 SPEECH_LEVEL = 1e-3
+#: eSpeak NG's seed in the helper (its breath noise is otherwise seeded from the clock).
+ESPEAK_SEED = 20261207
 #: ONNX Runtime's seed for :func:`piper_samples`.
 PIPER_SEED = 20261207
 _ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +124,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         pid = os.fork()
         if pid == 0:  # the child: one clip, then exit
             os.close(read)
+            _engine().seed(ESPEAK_SEED)
             try:
                 audio = voice.synthesize_all(
                     request["text"], voice=request["voice"], speed=request["speed"]

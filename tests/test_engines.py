@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
+import subprocess
+import sys
 import wave
 from functools import cache
 from pathlib import Path
@@ -153,6 +156,26 @@ def test_speech_helper_writes_wav(tmp_path: Path) -> None:
     assert np.abs(pcm).max() > 3000
     samples = speech_samples("testing one two three", 16000, lead_silence_ms=100)
     assert samples.dtype == np.float32 and not samples[:1600].any() and samples[1700:].any()
+
+
+def test_test_speech_is_the_same_in_any_process() -> None:
+    """A clip is the same samples in every process (the benchmarks' evaluation set and the tests'
+    expectations rely on it): alloy's breathy variant draws noise that eSpeak NG seeds from the
+    clock unless the helper seeds it (without that, this clip differed between processes)."""
+    code = (
+        "import hashlib; from tests.speech import speech_samples; "
+        "print(hashlib.sha256(speech_samples('book a table for four', 24000, voice='alloy')"
+        ".tobytes()).hexdigest())"
+    )
+    root = Path(__file__).resolve().parents[1]
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    here = hashlib.sha256(speech_samples("book a table for four", 24000, voice="alloy").tobytes())
+    assert digests == {here.hexdigest()}
 
 
 # -- VAD -----------------------------------------------------------------------------------

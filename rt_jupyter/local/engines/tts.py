@@ -114,6 +114,8 @@ class _Espeak:
             ctypes.c_void_p,
         ]
         lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed.restype = None
         data = espeakng_loader.get_data_path().encode()
         rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT)
         if rate <= 0:
@@ -140,6 +142,12 @@ class _Espeak:
             return False
         self._voice = name
         return True
+
+    def seed(self, value: int) -> None:
+        """Seed eSpeak NG's own random numbers (the breath noise of the breathy variants,
+        seeded from the clock at start): the same seed, the same samples in any process."""
+        with self.lock:
+            self._lib.espeak_ng_SetRandSeed(value)
 
     def synth(self, text: str, wpm: int, pitch: int) -> npt.NDArray[np.int16]:
         """Synthesize one piece of text (caller holds the lock)."""
