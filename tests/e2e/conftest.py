@@ -105,11 +105,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fake microphone's input: the question, with silence around it (Chromium loops it)."""
+    """The fake microphone's input: the question after three seconds of silence, as a person
+    would say it once the call is up (Chromium loops it; what is said before the call is up is
+    lost, as with any WebRTC call), then silence."""
     from tests.speech import synthesize_wav
 
     path = tmp_path_factory.mktemp("audio") / "weather.wav"
-    return synthesize_wav(SPOKEN, path, 48000, lead_silence_ms=800, tail_silence_ms=6000)
+    return synthesize_wav(SPOKEN, path, 48000, lead_silence_ms=3000, tail_silence_ms=6000)
 
 
 @pytest.fixture(scope="module")
