@@ -232,6 +232,16 @@ def _server_extension(report: Report, timeout: float) -> None:
                 f"{status.get('dialect', '?')}, key configured: "
                 f"{bool(status.get('key_configured'))})",
             )
+            local = status.get("local") or {}
+            if local:
+                engines = str(local.get("engines", "?"))
+                if engines == "ready":
+                    line = ("ok", str(local.get("engines_summary") or engines))
+                elif engines.startswith("failed"):
+                    line = ("fail", f"loading {engines}; the Jupyter server's log says why")
+                else:
+                    line = ("info", f"{engines} (they load on the first call)")
+                report.add("server's local engines", *line)
             return
         except Exception as exc:  # try the next server
             problems.append(f"{server['url']}: {type(exc).__name__}")

@@ -50,6 +50,7 @@ from traitlets import (
     Float,
     Int,
     List,
+    TraitError,
     Unicode,
     Union,
     default,
@@ -59,6 +60,8 @@ from traitlets.config import LoggingConfigurable
 
 from ..config import SECRET_ENV, credential_hint, resolve_settings
 from ..errors import ConfigurationError
+from ..local.asr_pool import RECOGNISERS, check_language
+from ..local.session import VOICE_ENGINES, EngineSettings
 from ..protocol import Dialect
 from .mint import (
     AUDIT_LOGGER,
@@ -187,6 +190,54 @@ class RealtimeExtension(LoggingConfigurable):
     preload_engines = Bool(
         False, config=True, help="Load the local engines at server start instead of first mint."
     )
+    local_asr = CaselessStrEnum(
+        list(RECOGNISERS),
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Speech recogniser of the mounted local service: 'auto' (Whisper when the asr extra "
+        "loads, else pocketsphinx), 'whisper' or 'pocketsphinx'. Default: $RT_JUPYTER_ASR or "
+        "auto.",
+    )
+    local_asr_model = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="Whisper model of the mounted local service: a faster-whisper model name ('base' "
+        "is read offline from the asr-base extra) or a model directory. Default: "
+        "$RT_JUPYTER_ASR_MODEL or the bundled tiny.en.",
+    )
+    local_asr_workers = Int(
+        None,
+        allow_none=True,
+        min=1,
+        config=True,
+        help="Recogniser processes of the mounted local service. Default: "
+        "$RT_JUPYTER_ASR_WORKERS or the CPU cores - 1 (at least 1).",
+    )
+    local_asr_batch = Int(
+        None,
+        allow_none=True,
+        min=1,
+        config=True,
+        help="At most this many waiting utterances transcribed together (1: one at a time). "
+        "Default: $RT_JUPYTER_ASR_BATCH or 8.",
+    )
+    local_asr_language = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="Language (ISO-639-1) of utterances whose session names none, or 'auto' to detect "
+        "it per utterance. Default: $RT_JUPYTER_ASR_LANGUAGE or en.",
+    )
+    local_voice_engine = CaselessStrEnum(
+        list(VOICE_ENGINES),
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Voice of the mounted local service: 'espeak', 'piper' (the voice extra's natural "
+        "voice) or 'auto' (Piper when installed). Default: $RT_JUPYTER_VOICE_ENGINE or espeak.",
+    )
     hub_service_url = Unicode(
         None,
         allow_none=True,
@@ -212,6 +263,22 @@ class RealtimeExtension(LoggingConfigurable):
             if not _MODEL_NAME.match(name):
                 raise ValueError(f"allowed_models: {name!r} is not a model name")
         return list(proposal["value"])
+
+    @validate("local_asr_language")
+    def _check_language(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        try:
+            check_language(value)
+        except ValueError as exc:
+            raise TraitError(f"local_asr_language: {exc}") from None
+        return value  # type: ignore[no-any-return]
+
+    @validate("local_asr_model")
+    def _check_asr_model(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        if value is not None and not value.strip():
+            raise TraitError("local_asr_model is blank: name a model, or leave it unset (None)")
+        return value  # type: ignore[no-any-return]
 
     @validate("policy")
     def _check_policy(self, proposal: Any) -> dict[str, Any]:
@@ -281,6 +348,19 @@ class RealtimeExtension(LoggingConfigurable):
         self.local_base_url = url_path_join(prefix, "v1")
         return [guarded(route) for route in make_handlers(self.local_state, prefix=prefix)]
 
+    def engine_settings(self) -> EngineSettings:
+        """The mounted local service's engine settings: ``local_asr*`` and
+        ``local_voice_engine``, each unset one from the environment (see
+        :meth:`~rt_jupyter.local.session.EngineSettings.resolve`)."""
+        return EngineSettings.resolve(
+            asr=self.local_asr,
+            asr_model=self.local_asr_model,
+            asr_workers=self.local_asr_workers,
+            asr_batch=self.local_asr_batch,
+            asr_language=self.local_asr_language,
+            voice_engine=self.local_voice_engine,
+        )
+
     async def ensure_engines(self) -> None:
         """Load the local service's engines once, in a worker thread."""
         if self.local_state is None or self.engines_status == "ready":
@@ -290,7 +370,11 @@ class RealtimeExtension(LoggingConfigurable):
             from ..local.session import Engines
 
             loop = asyncio.get_running_loop()
-            factory = Engines if self.local_engines == "text" else Engines.default
+
+            def offline() -> Engines:  # (in the worker thread: a bad setting fails the load)
+                return Engines.from_settings(self.engine_settings())
+
+            factory = Engines if self.local_engines == "text" else offline
             self.engines_status = "loading"
             self._engines_future = loop.run_in_executor(None, load_engines, factory)
         try:
@@ -323,6 +407,7 @@ class RealtimeExtension(LoggingConfigurable):
         for session in list(state.sessions):
             session.close(1001, "server stopping")
         state.sessions.clear()
+        state.engines.close()  # (the recogniser's worker processes)
 
     # --- minting ---------------------------------------------------------------------------------
 
@@ -480,6 +565,7 @@ class RealtimeExtension(LoggingConfigurable):
         if state is not None:
             out["local"] = {
                 "engines": self.engines_status,
+                "engines_summary": state.engines.summary if self.engines_status == "ready" else "",
                 "sessions": len(state.sessions),
                 "calls": len(state.calls),
                 "key_refusals": state.keys.refusals,

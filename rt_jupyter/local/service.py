@@ -154,19 +154,7 @@ class LocalRealtimeService:
     @property
     def engines_summary(self) -> str:
         """Which recogniser and voice the service runs, and why not the best ones."""
-        engines = self.state.engines
-        transcriber = engines.transcriber
-        asr = getattr(transcriber, "engine", type(transcriber).__name__)
-        workers = getattr(transcriber, "workers", None)
-        if workers is not None:
-            batch = getattr(transcriber, "batch_size", 1)
-            batches = f", batches of up to {batch}" if asr == "whisper" and batch > 1 else ""
-            model = getattr(transcriber, "model_name", None)
-            model = f"{model}; " if model else ""
-            asr += f" ({model}{workers} worker{'s' if workers != 1 else ''}{batches})"
-        summary = f"recognition {asr}, voice {type(engines.voice).__name__}"
-        note = getattr(transcriber, "note", "")
-        return f"{summary}\n  note: {note}" if note else summary
+        return self.state.engines.summary
 
     @property
     def faults(self) -> Faults | None:

@@ -189,25 +189,31 @@ class Engines:
         """The offline engines: silero VAD, a recogniser pool, a voice and
         :class:`EchoResponder`, with the settings :meth:`EngineSettings.resolve` gives (each
         one left ``None`` from the environment, else its default)."""
+        return cls.from_settings(
+            EngineSettings.resolve(
+                asr=asr,
+                asr_model=asr_model,
+                asr_workers=asr_workers,
+                asr_batch=asr_batch,
+                asr_language=asr_language,
+                voice_engine=voice_engine,
+            )
+        )
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings) -> Engines:
+        """The offline engines with these settings (see :meth:`default`)."""
         from .asr_pool import ProcessTranscriber
         from .engines import ServerVadTurnDetector
         from .engines.vad import SileroBatch
 
-        chosen = EngineSettings.resolve(
-            asr=asr,
-            asr_model=asr_model,
-            asr_workers=asr_workers,
-            asr_batch=asr_batch,
-            asr_language=asr_language,
-            voice_engine=voice_engine,
-        )
-        voice = load_voice(chosen.voice_engine)
+        voice = load_voice(settings.voice_engine)
         transcriber = ProcessTranscriber(
-            engine=chosen.asr,
-            model=chosen.asr_model,
-            workers=chosen.asr_workers,
-            batch_size=chosen.asr_batch,
-            language=chosen.asr_language,
+            engine=settings.asr,
+            model=settings.asr_model,
+            workers=settings.asr_workers,
+            batch_size=settings.asr_batch,
+            language=settings.asr_language,
         )
 
         try:  # one shared model scored in batches; per-session models without onnxruntime
@@ -215,9 +221,9 @@ class Engines:
         except ImportError:
             batch = None
 
-        def turn_detector(**settings: Any) -> ServerVadTurnDetector:
+        def turn_detector(**options: Any) -> ServerVadTurnDetector:
             vad = batch.stream() if batch is not None else None
-            return ServerVadTurnDetector(sample_rate=24000, vad=vad, **settings)
+            return ServerVadTurnDetector(sample_rate=24000, vad=vad, **options)
 
         return cls(
             responder=EchoResponder(),
@@ -225,6 +231,26 @@ class Engines:
             transcriber=transcriber,
             turn_detector_factory=turn_detector,
         )
+
+    @property
+    def summary(self) -> str:
+        """Which recogniser and voice run, and why not the best ones (a second line)."""
+        transcriber = self.transcriber
+        if transcriber is None:
+            asr = "none (text only)"
+        else:
+            asr = getattr(transcriber, "engine", type(transcriber).__name__)
+            workers = getattr(transcriber, "workers", None)
+            if workers is not None:
+                batch = getattr(transcriber, "batch_size", 1)
+                batches = f", batches of up to {batch}" if asr == "whisper" and batch > 1 else ""
+                model = getattr(transcriber, "model_name", None)
+                model = f"{model}; " if model else ""
+                asr += f" ({model}{workers} worker{'s' if workers != 1 else ''}{batches})"
+        voice = "none" if self.voice is None else type(self.voice).__name__
+        summary = f"recognition {asr}, voice {voice}"
+        note = getattr(transcriber, "note", "")
+        return f"{summary}\n  note: {note}" if note else summary
 
     def close(self) -> None:
         """Stop what holds processes or threads (the recogniser pool). Engines passed to several

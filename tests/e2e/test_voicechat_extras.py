@@ -135,5 +135,8 @@ def test_code_block_copy_and_browser_report(lab: Lab, context: Any) -> None:
     lines = report.splitlines()
     assert any(line.startswith("✔ secure origin") for line in lines), report
     assert any(line.startswith("✔ microphone") for line in lines), report
+    # the server's mounted service, which answered the call: the engines it loaded
+    engines = next(line for line in lines if "server's local engines" in line)
+    assert engines.startswith("✔") and "recognition whisper (tiny.en" in engines, report
     page.click(".rtj-hangup")
     page.wait_for_selector(".rtj[data-status=closed]")

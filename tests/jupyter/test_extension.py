@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 import pytest
 import tornado.httpclient
 import tornado.websocket
@@ -259,3 +260,87 @@ def test_ttl_is_validated() -> None:
     with pytest.raises(TraitError):
         RealtimeExtension(ephemeral_ttl=8000)
     assert RealtimeExtension(ephemeral_ttl=7200).ephemeral_ttl == 7200
+
+
+OFFLINE = {"local_engines": "default", "local_asr_workers": 1}
+
+
+@pytest.mark.parametrize(
+    "jp_server_config",
+    [{**OFFLINE, "local_asr": "pocketsphinx", "local_voice_engine": "ESPEAK"}],
+    indirect=True,
+)
+def test_the_mounted_service_engines_follow_the_server_config(
+    run: Any, jp_fetch: Any, jp_serverapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``c.RealtimeExtension.local_asr*`` / ``local_voice_engine`` choose the mounted service's
+    engines, over the environment; the status names what loaded."""
+    monkeypatch.setenv("RT_JUPYTER_ASR", "whisper")  # (the config wins)
+    monkeypatch.setenv("RT_JUPYTER_VOICE_ENGINE", "piper")
+    before = set(psutil.Process().children(recursive=True))
+    code, body, _ = post_session(run, jp_fetch)
+    assert code == 200, body
+    status = json.loads(run(jp_fetch("rt-jupyter", "status")).body)["local"]
+    assert status["engines"] == "ready"
+    assert status["engines_summary"] == "recognition pocketsphinx (1 worker), voice EspeakVoice"
+    workers = set(psutil.Process().children(recursive=True)) - before
+    assert len(workers) == 1  # the one recogniser process, closed with the server (below)
+    run(jp_serverapp.web_app.settings["rt_jupyter_extension"].close())
+    psutil.wait_procs(list(workers), timeout=30)
+    assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize("jp_server_config", [{**OFFLINE}], indirect=True)
+def test_the_mounted_service_reads_the_environment_when_unconfigured(
+    run: Any, jp_fetch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RT_JUPYTER_ASR", "pocketsphinx")
+    code, body, _ = post_session(run, jp_fetch)
+    assert code == 200, body
+    status = json.loads(run(jp_fetch("rt-jupyter", "status")).body)["local"]
+    assert status["engines_summary"].startswith("recognition pocketsphinx (1 worker)"), status
+
+
+@pytest.mark.parametrize(
+    "jp_server_config",
+    [{**OFFLINE, "local_asr": "pocketsphinx", "local_asr_model": "base"}],
+    indirect=True,
+)
+def test_engine_settings_the_service_refuses_fail_the_mint_clearly(run: Any, jp_fetch: Any) -> None:
+    """A Whisper model with pocketsphinx: the mint says why (503), and so does the status."""
+    code, body, _ = post_session(run, jp_fetch)
+    assert code == 503 and body["error"]["code"] == "local_engines_unavailable", body
+    assert "a model is a Whisper setting" in body["error"]["message"]
+    status = json.loads(run(jp_fetch("rt-jupyter", "status")).body)["local"]
+    assert status["engines"] == "failed: RecogniserSettingsError"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("local_asr", "vosk"),
+        ("local_asr_language", "English"),
+        ("local_asr_language", "../en"),
+        ("local_asr_workers", 0),
+        ("local_asr_batch", 0),
+        ("local_asr_model", "  "),
+        ("local_voice_engine", "festival"),
+    ],
+)
+def test_engine_settings_are_validated(name: str, value: Any) -> None:
+    from traitlets import TraitError
+
+    from rt_jupyter.jupyter.extension import RealtimeExtension
+
+    with pytest.raises(TraitError):
+        RealtimeExtension(**{name: value})
+
+
+def test_engine_settings_fall_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rt_jupyter.jupyter.extension import RealtimeExtension
+
+    monkeypatch.setenv("RT_JUPYTER_ASR_LANGUAGE", "fr")
+    monkeypatch.setenv("RT_JUPYTER_ASR_BATCH", "4")
+    settings = RealtimeExtension(local_asr_language="auto", local_voice_engine="Piper")
+    chosen = settings.engine_settings()
+    assert (chosen.asr_language, chosen.asr_batch, chosen.voice_engine) == ("auto", 4, "piper")
