@@ -333,11 +333,18 @@ def _served_by(report: Report, name: str, source: Any, log: Any) -> None:
 
 
 def check(
-    *, widget: Any = None, session: Any = None, timeout: float = 2.0, engines: bool = True
+    *,
+    widget: Any = None,
+    session: Any = None,
+    timeout: float = 2.0,
+    engines: bool | None = None,
 ) -> Report:
     """Report what will and won't work here: key configured (never shown), dialect, local
     engines, server extension, widget bundle, browser context (from ``widget``), and the
-    protocol warnings a ``session`` or ``widget`` logged."""
+    protocol warnings a ``session`` or ``widget`` logged.
+
+    ``engines``: load the local service's engines and have them say and hear a question (a
+    second or two); by default only when the local service is what sessions use here."""
     from . import __version__
     from .config import resolve_settings
     from .errors import ConfigurationError
@@ -371,8 +378,15 @@ def check(
         )
     dialect = "auto (GA, then beta)" if settings.dialect_auto else settings.dialect.value
     report.add("dialect and model", "info", f"{dialect}, {settings.model}")
-    if engines:
+    if engines or (engines is None and settings.local):
         _engines(report)
+    elif engines is None:
+        report.add(
+            "local engines",
+            "info",
+            "not checked: sessions go to the provider (check(engines=True) checks the local "
+            "service's voice and recogniser anyway)",
+        )
     _server_extension(report, timeout)
     _widget(report, widget)
     for source, name in ((session, "session"), (widget, "widget")):

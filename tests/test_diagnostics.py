@@ -43,6 +43,19 @@ def test_check_engines() -> None:
     assert report.ok
 
 
+def test_check_loads_the_local_engines_only_where_they_are_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a key configured, sessions go to the provider: the engines are not loaded unless
+    asked for."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-" + "x" * 40)
+    report = check()
+    assert report["local engines"].status == "info"
+    with pytest.raises(KeyError):
+        report["local speech recognition"]
+    assert check(engines=True)["local speech recognition"].status == "ok"
+
+
 def test_check_with_piper_and_whisper_base(monkeypatch: pytest.MonkeyPatch) -> None:
     """The settings the service reads choose what check() loads: Piper's voice, heard by
     Whisper base from the asr-base extra."""
