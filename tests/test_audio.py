@@ -494,6 +494,18 @@ def test_wav_ieee_float_and_extensible() -> None:
     np.testing.assert_allclose(y, v, atol=2**-23)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_wav_float_samples_out_of_range_are_clipped_and_nan_is_silence() -> None:
+    """What float WAVs may hold beyond [-1, 1]: huge values (beyond float32), infinities and NaN
+    read as full scale and silence, with no overflow on the way."""
+    v = np.array([2.0, -3.0, np.nan, np.inf, -np.inf, 1e300, 0.5], dtype="<f8")
+    y, _ = read_wav(riff(fmt_chunk(3, 1, 24000, 64), v.tobytes()))
+    np.testing.assert_array_equal(y, np.array([1, -1, 0, 1, -1, 1, 0.5], dtype=np.float32))
+    stereo = np.array([[np.nan, 1.0], [5.0, -5.0]], dtype="<f4")
+    y, _ = read_wav(riff(fmt_chunk(3, 2, 24000, 32), stereo.tobytes()))
+    np.testing.assert_array_equal(y, np.array([0.5, 0.0], dtype=np.float32))
+
+
 def test_wav_g711_and_truncated_data() -> None:
     codes = ulaw_encode(float32_to_pcm16(sine(500.0, 8000, 0.1)))
     y, rate = read_wav(riff(fmt_chunk(7, 1, 8000, 8), codes.tobytes()))

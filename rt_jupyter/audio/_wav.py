@@ -112,7 +112,10 @@ def _to_float32(info: _WavInfo) -> npt.NDArray[np.float32]:
     elif tag == _PCM and width == 4:
         x = np.frombuffer(raw, "<i4").astype(np.float64) / 2.0**31
     elif tag == _IEEE_FLOAT and width in (4, 8):
+        # Float files may hold anything: NaN is silence, the rest is clipped to [-1, 1] as a
+        # player would (and as PCM is), before a cast to float32 could overflow.
         x = np.frombuffer(raw, "<f4" if width == 4 else "<f8")
+        x = np.clip(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
     elif tag in (_ALAW, _MULAW) and width == 1:
         decode = alaw_decode if tag == _ALAW else ulaw_decode
         x = decode(np.frombuffer(raw, np.uint8)).astype(np.float32) / 32768.0

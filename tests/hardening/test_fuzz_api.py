@@ -491,6 +491,7 @@ def _wav(tag: int, channels: int, rate: int, block_align: int, bits: int, data: 
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # (no overflow on the way either)
 @SETTINGS
 @given(
     tag=st.sampled_from([1, 3, 6, 7, 0xFFFE, 2]),
