@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import json
+import os
 import platform
 import re
 import sys
@@ -80,17 +81,28 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def _engines(report: Report) -> None:
-    """The local service's engines as its settings choose them: the voice says
+def _engines(report: Report, server: dict[str, Any] | None) -> None:
+    """The local service's engines as its settings choose them (the Jupyter server's, when its
+    extension answered, else this process's environment): the voice says
     :data:`PROBE_SENTENCE`, the recogniser transcribes that speech."""
     from .local.session import EngineSettings
 
+    chosen = ((server or {}).get("local") or {}).get("engine_settings")
     try:
-        settings = EngineSettings.resolve()
-    except ValueError as exc:
+        if chosen and "error" in chosen:
+            raise ValueError(f"the Jupyter server's: {chosen['error']}")
+        settings = EngineSettings(**chosen) if chosen else EngineSettings.resolve()
+    except (ValueError, TypeError) as exc:
         report.add("local engine settings", "fail", str(exc))
         _webrtc(report)
         return
+    if chosen:
+        report.add(
+            "local engine settings",
+            "info",
+            "the Jupyter server's (c.RealtimeExtension.local_* or its environment), which its "
+            "local service uses",
+        )
     speech = _voice(report, settings)
     _turn_detection(report)
     if speech is not None:
@@ -198,13 +210,16 @@ def _webrtc(report: Report) -> None:
     )
 
 
-def _server_extension(report: Report, timeout: float) -> None:
+def _server_extension(report: Report, timeout: float) -> dict[str, Any] | None:
+    """Find this kernel's Jupyter server and its extension: the status it answered, or None."""
     try:
         from jupyter_server.serverapp import list_running_servers
     except ImportError:
         report.add("server extension", "warn", "jupyter_server is not installed")
-        return
-    servers = list(list_running_servers())
+        return None
+    # this kernel's own server first (Jupyter tells a kernel its parent's pid)
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    servers = sorted(list_running_servers(), key=lambda s: str(s.get("pid")) != parent)
     if not servers:
         report.add(
             "server extension",
@@ -212,7 +227,7 @@ def _server_extension(report: Report, timeout: float) -> None:
             "no running Jupyter server found from this process (VS Code, Colab and Voila "
             "have none): the widget will ask the kernel for keys instead",
         )
-        return
+        return None
     problems = []
     for server in servers:
         url = f"{server['url'].rstrip('/')}/rt-jupyter/status"
@@ -242,7 +257,7 @@ def _server_extension(report: Report, timeout: float) -> None:
                 else:
                     line = ("info", f"{engines} (they load on the first call)")
                 report.add("server's local engines", *line)
-            return
+            return status  # type: ignore[no-any-return]
         except Exception as exc:  # try the next server
             problems.append(f"{server['url']}: {type(exc).__name__}")
     report.add(
@@ -251,6 +266,7 @@ def _server_extension(report: Report, timeout: float) -> None:
         "not reachable (" + "; ".join(problems) + "): run `jupyter server extension "
         "enable rt_jupyter` and restart Jupyter, or rely on kernel-minted keys",
     )
+    return None
 
 
 def _widget(report: Report, widget: Any) -> None:
@@ -378,8 +394,9 @@ def check(
         )
     dialect = "auto (GA, then beta)" if settings.dialect_auto else settings.dialect.value
     report.add("dialect and model", "info", f"{dialect}, {settings.model}")
+    server = _server_extension(report, timeout)
     if engines or (engines is None and settings.local):
-        _engines(report)
+        _engines(report, server)
     elif engines is None:
         report.add(
             "local engines",
@@ -387,7 +404,6 @@ def check(
             "not checked: sessions go to the provider (check(engines=True) checks the local "
             "service's voice and recogniser anyway)",
         )
-    _server_extension(report, timeout)
     _widget(report, widget)
     for source, name in ((session, "session"), (widget, "widget")):
         log = getattr(source, "log", None)

@@ -361,6 +361,14 @@ class RealtimeExtension(LoggingConfigurable):
             voice_engine=self.local_voice_engine,
         )
 
+    def _engine_settings_status(self) -> dict[str, Any]:
+        """The engine settings for the status (``{"error": ...}`` when the environment holds a
+        bad one): what ``check()`` in a kernel loads to test what this server's service hears."""
+        try:
+            return dataclasses.asdict(self.engine_settings())
+        except ValueError as exc:
+            return {"error": str(exc)}
+
     async def ensure_engines(self) -> None:
         """Load the local service's engines once, in a worker thread."""
         if self.local_state is None or self.engines_status == "ready":
@@ -566,6 +574,7 @@ class RealtimeExtension(LoggingConfigurable):
             out["local"] = {
                 "engines": self.engines_status,
                 "engines_summary": state.engines.summary if self.engines_status == "ready" else "",
+                "engine_settings": self._engine_settings_status(),
                 "sessions": len(state.sessions),
                 "calls": len(state.calls),
                 "key_refusals": state.keys.refusals,

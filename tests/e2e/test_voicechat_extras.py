@@ -129,8 +129,7 @@ def test_code_block_copy_and_browser_report(lab: Lab, context: Any) -> None:
     assert "Chrome" in browser["user_agent"]
     report = kernel_json(
         kc,
-        "import json, rt_jupyter\n"
-        "print(json.dumps(str(rt_jupyter.check(widget=chat, engines=False, timeout=1))))",
+        "import json, rt_jupyter\nprint(json.dumps(str(rt_jupyter.check(widget=chat, timeout=1))))",
     )
     lines = report.splitlines()
     assert any(line.startswith("✔ secure origin") for line in lines), report
@@ -138,5 +137,10 @@ def test_code_block_copy_and_browser_report(lab: Lab, context: Any) -> None:
     # the server's mounted service, which answered the call: the engines it loaded
     engines = next(line for line in lines if "server's local engines" in line)
     assert engines.startswith("✔") and "recognition whisper (tiny.en" in engines, report
+    # and the kernel's probe of the engines with the server's settings: the question is heard
+    settings = next(line for line in lines if "local engine settings" in line)
+    assert "the Jupyter server's" in settings, report
+    heard = next(line for line in lines if "local speech recognition" in line)
+    assert heard.startswith("✔") and "paris" in heard.lower(), report
     page.click(".rtj-hangup")
     page.wait_for_selector(".rtj[data-status=closed]")

@@ -283,6 +283,14 @@ def test_the_mounted_service_engines_follow_the_server_config(
     status = json.loads(run(jp_fetch("rt-jupyter", "status")).body)["local"]
     assert status["engines"] == "ready"
     assert status["engines_summary"] == "recognition pocketsphinx (1 worker), voice EspeakVoice"
+    assert status["engine_settings"] == {
+        "asr": "pocketsphinx",
+        "asr_model": None,
+        "asr_workers": 1,
+        "asr_batch": 8,
+        "asr_language": "en",
+        "voice_engine": "espeak",
+    }
     workers = set(psutil.Process().children(recursive=True)) - before
     assert len(workers) == 1  # the one recogniser process, closed with the server (below)
     run(jp_serverapp.web_app.settings["rt_jupyter_extension"].close())
@@ -344,3 +352,31 @@ def test_engine_settings_fall_back_to_the_environment(monkeypatch: pytest.Monkey
     settings = RealtimeExtension(local_asr_language="auto", local_voice_engine="Piper")
     chosen = settings.engine_settings()
     assert (chosen.asr_language, chosen.asr_batch, chosen.voice_engine) == ("auto", 4, "piper")
+
+
+def test_the_status_says_when_the_environment_holds_a_bad_engine_setting(
+    run: Any, jp_fetch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RT_JUPYTER_ASR_BATCH", "eight")
+    status = json.loads(run(jp_fetch("rt-jupyter", "status")).body)["local"]
+    assert "RT_JUPYTER_ASR_BATCH must be a whole number" in status["engine_settings"]["error"]
+
+
+def test_check_probes_the_engines_the_server_would_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check() in a kernel loads what the Jupyter server's status says its service uses (here
+    pocketsphinx, configured on the server), not what the kernel's environment says."""
+    from rt_jupyter.diagnostics import Report, _engines
+    from rt_jupyter.jupyter.extension import RealtimeExtension
+
+    monkeypatch.setenv("RT_JUPYTER_ASR", "whisper")  # (the kernel's environment: not used)
+    extension = RealtimeExtension(local_asr="pocketsphinx", local_asr_workers=1)
+    extension.mount_local("/")
+    report = Report()
+    _engines(report, json.loads(json.dumps(extension.status())))  # (as it crosses HTTP)
+    assert report["local engine settings"].detail.startswith("the Jupyter server's")
+    assert report["local speech recognition"].detail.startswith("pocketsphinx: heard")
+    monkeypatch.setenv("RT_JUPYTER_ASR_BATCH", "eight")  # the server's environment, broken
+    report = Report()
+    _engines(report, extension.status())
+    failed = report["local engine settings"]
+    assert failed.status == "fail" and "RT_JUPYTER_ASR_BATCH" in failed.detail
