@@ -275,18 +275,15 @@ class RealtimeMagics(Magics):
     def _cmd_local(self, args: argparse.Namespace) -> Any:
         from .local import default
 
-        if args.action == "start":
-            service = default.get_local_service()
-            print(f"local realtime service at {service.base_url}")
-        elif args.action == "stop":
+        if args.action == "stop":
             default.stop_local_service()
             print("local realtime service stopped")
+        elif args.action == "start" or default.local_service_running():
+            service = default.get_local_service()
+            print(f"local realtime service: running at {service.base_url}")
+            print(f"  engines: {service.engines_summary}")
         else:
-            running = default.local_service_running()
-            print(
-                f"local realtime service: {'running' if running else 'not running'}"
-                + (f" at {default.get_local_service().base_url}" if running else "")
-            )
+            print("local realtime service: not running")
         return None
 
     def _cmd_save(self, args: argparse.Namespace) -> Any:

@@ -72,7 +72,9 @@ def test_save_load_doctor_local(
     report = ip.run_line_magic("rt", "doctor")
     assert report["API key"].status == "info"
     ip.run_line_magic("rt", "local status")
-    assert "local realtime service: running" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "local realtime service: running" in out
+    assert "  engines: recognition whisper (tiny.en" in out  # what the service runs
 
 
 def test_transcribe_cell(ip: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
