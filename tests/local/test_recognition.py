@@ -240,6 +240,27 @@ def test_the_pool_runs_one_process_per_worker() -> None:
     assert not gone, gone  # closing the pool ends its processes
 
 
+def test_the_default_pool_puts_every_core_to_work() -> None:
+    """Default settings: cores - 1 recogniser processes whose Whisper threads together cover
+    every core (on two cores: one process decoding on both), and the threads are there."""
+    others = {c.pid for c in psutil.Process().children()}
+    pool = ProcessTranscriber()
+    try:
+        workers = [
+            c
+            for c in psutil.Process().children()
+            if c.pid not in others and "rt_jupyter.local.asr_pool" in " ".join(c.cmdline())
+        ]
+        assert len(workers) == default_workers() == max(1, (psutil.cpu_count() or 1) - 1)
+        threads = [json.loads(w.cmdline()[-1])["cpu_threads"] for w in workers]
+        assert sum(threads) >= (psutil.cpu_count() or 1), threads
+        samples = speech_samples(QUESTION, RATE, tail_silence_ms=300)
+        assert word_accuracy(QUESTION, pool.transcribe(samples, RATE).text) >= 0.8
+        assert all(w.num_threads() >= t for w, t in zip(workers, threads, strict=True))
+    finally:
+        pool.close()
+
+
 async def test_a_service_stops_the_recognisers_it_started() -> None:
     """A service that loaded its own engines ends their worker processes when it stops (one
     that was given engines leaves them to their owner)."""
