@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         "--asr-workers",
         type=int,
         default=None,
-        help="recogniser processes (default $RT_JUPYTER_ASR_WORKERS or CPU cores - 1, >= 1)",
+        help="recogniser processes (default $RT_JUPYTER_ASR_WORKERS or the usable CPU cores "
+        "- 1, >= 1)",
     )
     serve.add_argument(
         "--asr-batch",

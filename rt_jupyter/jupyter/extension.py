@@ -213,7 +213,8 @@ class RealtimeExtension(LoggingConfigurable):
         min=1,
         config=True,
         help="Recogniser processes of the mounted local service. Default: "
-        "$RT_JUPYTER_ASR_WORKERS or the CPU cores - 1 (at least 1).",
+        "$RT_JUPYTER_ASR_WORKERS or the CPU cores this server may use (its affinity and "
+        "container quota) - 1, at least 1.",
     )
     local_asr_batch = Int(
         None,

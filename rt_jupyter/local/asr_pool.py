@@ -108,9 +108,21 @@ def _read(stream: IO[bytes]) -> bytes:
     return stream.read(size)
 
 
+def available_cores() -> int:
+    """CPU cores this process may use: the machine's, limited by its CPU affinity (taskset,
+    cpusets) and by a cgroup CPU quota (a container's limit: Kubernetes, Docker ``--cpus``,
+    a JupyterHub spawner's ``cpu_limit``), at least 1. loky's ``cpu_count`` reads them all
+    (cgroup v1 and v2), where ``os.cpu_count()`` counts the whole machine's: on a shared
+    JupyterHub node that would start a recogniser per host core in every user's server."""
+    from loky import cpu_count  # type: ignore[import-untyped]
+
+    return max(1, int(cpu_count()))
+
+
 def default_workers() -> int:
-    """Recogniser processes by default: the CPU cores but one (one for the event loop), >= 1."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """Recogniser processes by default: the available cores but one (one for the event
+    loop), >= 1."""
+    return max(1, available_cores() - 1)
 
 
 def load_recogniser(
@@ -250,11 +262,13 @@ class ProcessTranscriber:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if cpu_threads is None:
-            cpu_threads = max(1, (os.cpu_count() or 1) // count)
+            cpu_threads = max(1, available_cores() // count)
         self.max_backlog = max_backlog
         self.batch_size = int(batch_size)
         self.nice = nice
         self.workers = count
+        #: Whisper's threads in each worker process.
+        self.cpu_threads = int(cpu_threads)
         self._pending = 0
         self._count_lock = threading.Lock()
         self._jobs: collections.deque[_Job] = collections.deque()

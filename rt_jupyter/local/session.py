@@ -120,12 +120,12 @@ class EngineSettings:
 
     ``asr``: ``"auto"`` (Whisper when the ``asr`` extra loads, else pocketsphinx),
     ``"whisper"`` or ``"pocketsphinx"``. ``asr_model``: a faster-whisper model name or
-    directory (``None``: the bundled tiny.en). ``asr_workers``: recogniser processes (``None``:
-    cores - 1, at least 1). ``asr_batch``: at most this many waiting utterances transcribed
-    together (1 for none). ``asr_language``: the language of utterances whose session names
-    none ("auto" to detect per utterance). ``voice_engine``: ``"espeak"``, ``"piper"`` (Piper's
-    natural voice, the ``voice`` extra; eSpeak NG for the voice names Piper lacks) or
-    ``"auto"`` (Piper when installed)."""
+    directory (``None``: the bundled tiny.en). ``asr_workers``: recogniser processes
+    (``None``: the usable cores - 1, at least 1). ``asr_batch``: at most this many waiting
+    utterances transcribed together (1 for none). ``asr_language``: the language of
+    utterances whose session names none ("auto" to detect per utterance). ``voice_engine``:
+    ``"espeak"``, ``"piper"`` (Piper's natural voice, the ``voice`` extra; eSpeak NG for the
+    voice names Piper lacks) or ``"auto"`` (Piper when installed)."""
 
     asr: str = "auto"
     asr_model: str | None = None

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -213,7 +216,7 @@ def test_named_models_and_bad_settings(tmp_path: Path) -> None:
 
 def test_the_pool_runs_one_process_per_worker() -> None:
     """Two workers: two recogniser processes, utterances spread over both, all transcribed."""
-    assert default_workers() == max(1, (psutil.cpu_count() or 1) - 1)
+    assert default_workers() == max(1, len(os.sched_getaffinity(0)) - 1)
 
     def recognisers() -> set[int]:
         return {
@@ -251,14 +254,32 @@ def test_the_default_pool_puts_every_core_to_work() -> None:
             for c in psutil.Process().children()
             if c.pid not in others and "rt_jupyter.local.asr_pool" in " ".join(c.cmdline())
         ]
-        assert len(workers) == default_workers() == max(1, (psutil.cpu_count() or 1) - 1)
+        cores = len(os.sched_getaffinity(0))  # (this machine sets no container CPU quota)
+        assert len(workers) == default_workers() == max(1, cores - 1)
         threads = [json.loads(w.cmdline()[-1])["cpu_threads"] for w in workers]
-        assert sum(threads) >= (psutil.cpu_count() or 1), threads
+        assert sum(threads) >= cores, threads
         samples = speech_samples(QUESTION, RATE, tail_silence_ms=300)
         assert word_accuracy(QUESTION, pool.transcribe(samples, RATE).text) >= 0.8
         assert all(w.num_threads() >= t for w, t in zip(workers, threads, strict=True))
     finally:
         pool.close()
+
+
+def test_the_default_pool_counts_only_the_cores_it_may_use() -> None:
+    """A process confined to one core (CPU affinity, as taskset or a container's cpuset does)
+    starts one recogniser on one thread, not one per core of the machine."""
+    script = (
+        "import json, os\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from rt_jupyter.local.asr_pool import ProcessTranscriber, available_cores\n"
+        "pool = ProcessTranscriber(engine='pocketsphinx')\n"
+        "print(json.dumps([available_cores(), pool.workers, pool.cpu_threads]))\n"
+        "pool.close()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(out.stdout.splitlines()[-1]) == [1, 1, 1], out.stderr
 
 
 async def test_a_service_stops_the_recognisers_it_started() -> None:
