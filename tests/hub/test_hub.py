@@ -59,6 +59,26 @@ def open_voice_notebook(page: Any, hub: Hub, user: str, frames: FrameLog | None 
     page.wait_for_selector(".rtj-connect:not([disabled])", timeout=120_000)
 
 
+def in_kernel(page: Any, code: str) -> str:
+    """Run ``code`` in the kernel of the notebook open in ``page``: its printed output."""
+    return str(
+        page.evaluate(
+            """async (code) => {
+                const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+                const future = kernel.requestExecute({ code });
+                let out = "";
+                future.onIOPub = (msg) => {
+                    if (msg.header.msg_type === "stream") out += msg.content.text;
+                    if (msg.header.msg_type === "error") out += msg.content.evalue;
+                };
+                await future.done;
+                return out;
+            }""",
+            code,
+        )
+    )
+
+
 def is_session(response: Any) -> bool:
     return "/rt-jupyter/session" in response.url
 
@@ -78,6 +98,10 @@ def test_first_user_connects_and_the_key_is_nowhere_in_their_server(
     # the user's server says where its keys come from, and that it holds none
     status, info, _ = _http(f"{hub.url}user/alice/rt-jupyter/status", token=hub.admin_token)
     assert status == 200 and info["mode"] == "hub" and info["key_configured"] is False
+    # and %rt doctor in the user's kernel reaches that server (authenticated as the server)
+    report = in_kernel(page, "import rt_jupyter; print(rt_jupyter.check(engines=False, timeout=5))")
+    extension = next(line for line in report.splitlines() if "server extension" in line)
+    assert extension.startswith("✔") and "mode: hub" in extension, report
     lab_command(page, "docmanager:save")
     page.wait_for_function(
         "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=60_000
